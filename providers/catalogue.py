@@ -11,6 +11,9 @@ Each JSON file describes one provider:
                  "img2img": true, "styles": [], "qualities": ["low", "medium", "high"],
                  "max_prompt_chars": 32000, "price_usd": 0.04,
                  "prices": {"quality:high": 0.17, "size:1536x1024": 0.06}, "typical_seconds": 20}]}
+
+An optional per-model "api" string names the API family or input dialect the adapter must use for that model
+(KIE: "market", "flux-kontext", "4o-image"; Replicate: "flux", "sdxl"); its meaning is the adapter's.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Capabilities:
     any_size: bool = False  # free width/height (multiples of 8/64) within min/max
     min_side: int = 64
     max_side: int = 2048
+    api: str = ""  # which API family/dialect of the provider serves this model (e.g. KIE "market")
 
     def price_for(self, size: str | None = None, quality: str | None = None) -> float | None:
         """Price of one image for a size and quality; a quality or size entry overrides the default."""
@@ -58,6 +62,7 @@ class Capabilities:
             "negative_prompt": self.negative_prompt, "img2img": self.img2img, "styles": list(self.styles),
             "qualities": list(self.qualities), "max_prompt_chars": self.max_prompt_chars,
             "price_usd": self.price_usd, "any_size": self.any_size, "typical_seconds": self.typical_seconds,
+            "api": self.api,
         }
 
 
@@ -112,6 +117,7 @@ def _caps(raw: dict[str, Any]) -> Capabilities:
         any_size=bool(raw.get("any_size", False)),
         min_side=int(raw.get("min_side", 64)),
         max_side=int(raw.get("max_side", 2048)),
+        api=str(raw.get("api", "")),
     )
 
 

@@ -87,15 +87,20 @@ def error_message_from_body(body: Any) -> str:
                     return err[key]
         if isinstance(err, str) and err:
             return err
-        for key in ("message", "msg", "detail", "title", "name"):
+        for key in ("message", "msg", "detail"):
             val = body.get(key)
             if isinstance(val, str) and val:
                 return val
             if isinstance(val, list) and val:
                 return "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in val[:3])
+        # Stability v2beta puts the human text in `errors` and a short code in `name`: prefer the text.
         errors = body.get("errors")
         if isinstance(errors, list) and errors:
             return "; ".join(str(e) for e in errors[:3])
+        for key in ("title", "name"):
+            val = body.get(key)
+            if isinstance(val, str) and val:
+                return val
     if isinstance(body, str):
         return body
     return ""
@@ -126,7 +131,10 @@ def default_error(resp: httpx.Response, body: Any, provider: str) -> ProviderErr
 
 
 def parse_body(resp: httpx.Response) -> Any:
-    """JSON when the body is JSON, else the text (capped); never raises."""
+    """JSON when the body is JSON, else the text (capped); never raises. Image bodies are left alone
+    (returns "") so a multi-megabyte PNG is not decoded as JSON and then as text."""
+    if resp.headers.get("content-type", "").lower().startswith("image/"):
+        return ""
     try:
         return resp.json()
     except (ValueError, UnicodeDecodeError):
@@ -151,7 +159,10 @@ class HttpSession:
         self._sleep = sleep
         self.on_retry = on_retry
         self.retry = RetryPolicy(max_attempts=config.max_attempts, budget_s=config.retry_budget_s)
-        self.limiter = RateLimiter(rate_per_s, burst=max(1, int(rate_per_s)), sleep=sleep)
+        # The limiter keeps the real sleep: it measures time with the real clock, so an injected no-op sleep
+        # (meant to make retry back-off instant in tests) would turn its wait into a busy loop that blocks the
+        # event loop (and the deadline) and floods any sleep recorder.
+        self.limiter = RateLimiter(rate_per_s, burst=max(1, int(rate_per_s)))
 
     @property
     def api(self) -> httpx.AsyncClient:

@@ -122,9 +122,13 @@ class RateLimiter:
     async def acquire(self) -> None:
         async with self._lock:
             self._refill()
-            while self._tokens < 1.0:
+            if self._tokens < 1.0:
+                # Sleep once for the missing fraction, then take the token. Trusting the sleep (rather than
+                # looping until the clock agrees) avoids a busy loop that blocks the event loop when a test
+                # injects a sleep that does not advance the clock, and a second tiny sleep on float rounding.
                 await self._sleep((1.0 - self._tokens) / self.rate)
                 self._refill()
+                self._tokens = max(self._tokens, 1.0)
             self._tokens -= 1.0
 
 
@@ -134,4 +138,4 @@ async def with_deadline(coro: Awaitable[T], seconds: float, provider: str) -> T:
         async with asyncio.timeout(seconds):
             return await coro
     except TimeoutError:
-        raise ProviderTimeout(f"no answer within {seconds:.0f} s", provider=provider) from None
+        raise ProviderTimeout(f"no answer within {seconds:g} s", provider=provider) from None

@@ -51,7 +51,10 @@ class Request:
         for part in self.body.split(boundary)[1:]:
             if part.startswith(b"--"):
                 break
-            head, _, value = part.strip(b"\r\n").partition(b"\r\n\r\n")
+            # Remove exactly the CRLF framing: stripping every CR/LF would eat bytes of a binary file part.
+            part = part[2:] if part.startswith(b"\r\n") else part
+            part = part[:-2] if part.endswith(b"\r\n") else part
+            head, _, value = part.partition(b"\r\n\r\n")
             nm = re.search(rb'name="([^"]*)"', head)
             if nm:
                 out[nm.group(1).decode()].append(value)

@@ -1,0 +1,335 @@
+"""Jobs: one user action -> one journalled job -> provider calls -> images saved -> events.
+
+Crash safety: the job row is written before the first request; an async provider's task id is written
+the moment it is known; at start-up unfinished jobs resume polling. A job killed while a synchronous
+request was in flight is marked "interrupted" (it may have been billed) and never re-sent by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from desktop.services.events import EventBus
+from providers.base import (
+    Cancelled,
+    ImageRequest,
+    ImageResult,
+    InvalidRequest,
+    Provider,
+    ProviderError,
+    TaskHandle,
+    TaskState,
+)
+from providers.catalogue import Catalogue
+from providers.validation import adapt_for, check
+from storage.journal import JobJournal, JobRecord
+
+log = logging.getLogger(__name__)
+
+SaveImages = Callable[[int, ImageRequest, ImageResult, str], Awaitable[list[int]]]
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """kind: queued | started | progress | retrying | fallback | image | done | failed | cancelled."""
+
+    job_id: int
+    kind: str
+    state: str = ""
+    provider: str = ""
+    progress: float | None = None
+    message: str = ""
+    image_id: int | None = None
+    error_kind: str = ""
+    retry_in: float | None = None
+
+
+class QuotaBlocked(ProviderError):
+    kind = "quota"
+
+
+class JobService:
+    def __init__(self, journal: JobJournal, catalogue: Catalogue, get_provider: Callable[[str], Awaitable[Provider]],
+                 save_images: SaveImages, *, guard: Any = None, concurrency: dict[str, int] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.journal = journal
+        self.catalogue = catalogue
+        self._get_provider = get_provider
+        self._save_images = save_images
+        self.guard = guard  # quotas + ledger (reserve/settle); None = no spending limits
+        self._sleep = sleep
+        self._limits = concurrency or {}
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._handles: dict[int, tuple[Provider, TaskHandle]] = {}
+        self.events: EventBus[JobEvent] = EventBus()
+
+    # -- public API ----------------------------------------------------------------------------------
+    def prepare(self, request: ImageRequest) -> None:
+        """Validate without side effects; raises InvalidRequest with every problem worded for the user."""
+        check(request, self.catalogue.get(request.provider))
+
+    def submit(self, request: ImageRequest, fallback: Sequence[str] = ()) -> int:
+        """Journal the job and start it. Returns at once; progress arrives as JobEvents."""
+        self.prepare(request)
+        chain = [request.provider] + [p for p in fallback if p != request.provider and p in self.catalogue]
+        meta = request.to_metadata()
+        if request.init_image is not None:
+            meta["init_image_b64"] = _b64(request.init_image)
+        job_id = self.journal.create(meta, chain, request.count)
+        self._emit(job_id, "queued", "pending", request.provider)
+        self._start(job_id, self._run(job_id, request, chain))
+        return job_id
+
+    def cancel(self, job_id: int) -> str:
+        """Stop a job. Returns an honest note about billing for the user."""
+        task = self._tasks.get(job_id)
+        if task is None:
+            return "the job is not running"
+        task.cancel()
+        entry = self._handles.get(job_id)
+        if entry is not None and entry[0].supports_cancel:
+            return "cancelled at the provider; nothing more will be billed"
+        return "stopped waiting; the provider may still bill a request it already received"
+
+    def cancel_all(self) -> None:
+        for job_id in list(self._tasks):
+            self.cancel(job_id)
+
+    def retry(self, job_id: int) -> int:
+        record = self.journal.get(job_id)
+        if record is None:
+            raise KeyError(job_id)
+        return self.submit(request_from_record(record), fallback=record.provider_chain[1:])
+
+    async def resume(self) -> list[int]:
+        """Resume unfinished jobs after a restart; returns the ids resumed (polling or first submit)."""
+        resumed: list[int] = []
+        for record in self.journal.unfinished():
+            if record.id in self._tasks:
+                continue
+            request = request_from_record(record)
+            if record.state == "running" and record.task_id:
+                handle = TaskHandle(record.provider, record.task_id, record.model, record.task)
+                self._start(record.id, self._resume_poll(record, request, handle))
+                resumed.append(record.id)
+            elif record.state == "pending":
+                self._start(record.id, self._run(record.id, request, record.provider_chain or [record.provider]))
+                resumed.append(record.id)
+            else:  # "submitting": a request was in flight when the app died; its outcome is unknown
+                self.journal.update(record.id, state="interrupted", error_kind="interrupted",
+                                    error_message="the app stopped while a request was in flight; "
+                                                  "it may have been billed")
+                self._emit(record.id, "failed", "interrupted", record.provider,
+                           message="interrupted while a request was in flight", error_kind="interrupted")
+        return resumed
+
+    async def wait(self, job_id: int) -> JobRecord | None:
+        task = self._tasks.get(job_id)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        return self.journal.get(job_id)
+
+    @property
+    def running(self) -> list[int]:
+        return list(self._tasks)
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _emit(self, job_id: int, kind: str, state: str = "", provider: str = "", **kw: Any) -> None:
+        self.events.publish(JobEvent(job_id, kind, state, provider, **kw))
+
+    def _start(self, job_id: int, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _t: (self._tasks.pop(job_id, None), self._handles.pop(job_id, None)))
+
+    def _semaphore(self, provider: str) -> asyncio.Semaphore:
+        if provider not in self._semaphores:
+            default = 1 if self.catalogue.get(provider).local else 2
+            self._semaphores[provider] = asyncio.Semaphore(self._limits.get(provider, default))
+        return self._semaphores[provider]
+
+    async def _run(self, job_id: int, request: ImageRequest, chain: Sequence[str]) -> None:
+        first = chain[0]
+        errors: list[str] = []
+        try:
+            for index, provider_id in enumerate(chain):
+                attempt = request if index == 0 else adapt_for(request, self.catalogue.get(provider_id))
+                if attempt is None:
+                    errors.append(f"{provider_id}: cannot honour this request")
+                    continue
+                if index > 0:
+                    self._emit(job_id, "fallback", "pending", provider_id, message=f"falling back from {first}")
+                try:
+                    await self._attempt(job_id, attempt, fallback_from=first if index else "")
+                    return
+                except ProviderError as exc:
+                    errors.append(str(exc))
+                    if not exc.fallback_ok or index == len(chain) - 1:
+                        raise
+                    log.info("job %s: %s failed (%s); trying the next provider", job_id, provider_id, exc.kind)
+        except asyncio.CancelledError:
+            self.journal.update(job_id, state="cancelled", error_kind="cancelled", error_message="cancelled")
+            self._emit(job_id, "cancelled", "cancelled", message="cancelled")
+            raise
+        except ProviderError as exc:
+            message = friendly_error(exc)
+            self.journal.update(job_id, state="failed", error_kind=exc.kind, error_message=message)
+            self._emit(job_id, "failed", "failed", exc.provider, message=message, error_kind=exc.kind)
+        except Exception as exc:  # a bug must fail the job visibly, never hang it
+            log.exception("job %s crashed", job_id)
+            self.journal.update(job_id, state="failed", error_kind="internal", error_message=str(exc)[:300])
+            self._emit(job_id, "failed", "failed", message=f"internal error: {type(exc).__name__}",
+                       error_kind="internal")
+
+    async def _attempt(self, job_id: int, request: ImageRequest, fallback_from: str) -> None:
+        provider_id = request.provider
+        info = self.catalogue.get(provider_id)
+        caps = check(request, info)
+        unit = caps.price_for(request.size, request.quality) or 0.0
+        reservation = None
+        if self.guard is not None:
+            reservation = await self.guard.reserve(job_id, provider_id, request.model, request.count,
+                                                   unit * request.count)
+        started = time.monotonic()
+        outcome = "failed"
+        result: ImageResult | None = None
+        try:
+            async with self._semaphore(provider_id):
+                provider = await self._get_provider(provider_id)
+                # Journal first: if the app dies during this call, resume knows a request was in flight.
+                self.journal.update(job_id, state="submitting", provider=provider_id, model=request.model,
+                                    fallback_from=fallback_from, request=_meta(request))
+                self._emit(job_id, "started", "submitting", provider_id)
+                submitted = await provider.submit(request)
+                if isinstance(submitted, TaskHandle):
+                    self.journal.update(job_id, state="running", task_id=submitted.task_id, task=submitted.state)
+                    self._handles[job_id] = (provider, submitted)
+                    result = await self._poll(job_id, provider, submitted, caps.typical_seconds)
+                else:
+                    result = submitted
+            outcome = "ok"
+            await self._finish(job_id, request, result, fallback_from)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            entry = self._handles.get(job_id)
+            if entry is not None and entry[0].supports_cancel:
+                try:
+                    await asyncio.shield(entry[0].cancel(entry[1]))
+                except (ProviderError, asyncio.CancelledError):
+                    pass
+            raise
+        finally:
+            if self.guard is not None and reservation is not None:
+                latency = int((time.monotonic() - started) * 1000)
+                await self.guard.settle(reservation, outcome, latency_ms=latency, result=result)
+
+    async def _poll(self, job_id: int, provider: Provider, handle: TaskHandle, typical_s: float) -> ImageResult:
+        started = time.monotonic()
+        interval = getattr(getattr(provider, "config", None), "poll_interval_s", 2.0)
+        while True:
+            status = await provider.poll(handle)
+            if status.state is TaskState.SUCCEEDED and status.result is not None:
+                return status.result
+            if status.state is TaskState.FAILED:
+                raise status.error or InvalidRequest(status.message or "the task failed",
+                                                     provider=handle.provider)
+            if status.state is TaskState.CANCELLED:
+                raise Cancelled("the provider cancelled the task", provider=handle.provider)
+            elapsed = time.monotonic() - started
+            progress = status.progress if status.progress is not None else min(0.95, elapsed / max(1.0, typical_s))
+            self.journal.update(job_id, progress=progress)
+            self._emit(job_id, "progress", "running", handle.provider, progress=progress,
+                       message=status.message)
+            await self._sleep(interval)
+
+    async def _resume_poll(self, record: JobRecord, request: ImageRequest, handle: TaskHandle) -> None:
+        try:
+            provider = await self._get_provider(handle.provider)
+            self._handles[record.id] = (provider, handle)
+            self._emit(record.id, "started", "running", handle.provider, message="resumed")
+            caps = self.catalogue.capabilities(handle.provider, handle.model)
+            result = await self._poll(record.id, provider, handle, caps.typical_seconds if caps else 20.0)
+            await self._finish(record.id, dataclasses.replace(request, provider=handle.provider,
+                                                              model=handle.model), result, record.fallback_from)
+        except asyncio.CancelledError:
+            self.journal.update(record.id, state="cancelled", error_kind="cancelled", error_message="cancelled")
+            self._emit(record.id, "cancelled", "cancelled")
+            raise
+        except ProviderError as exc:
+            message = friendly_error(exc)
+            self.journal.update(record.id, state="failed", error_kind=exc.kind, error_message=message)
+            self._emit(record.id, "failed", "failed", exc.provider, message=message, error_kind=exc.kind)
+
+    async def _finish(self, job_id: int, request: ImageRequest, result: ImageResult, fallback_from: str) -> None:
+        if not result.images:
+            raise InvalidRequest("the provider returned no image", provider=request.provider)
+        image_ids = await self._save_images(job_id, request, result, fallback_from)
+        for image_id in image_ids:
+            self._emit(job_id, "image", "running", request.provider, image_id=image_id)
+        self.journal.update(job_id, state="succeeded", progress=1.0)
+        self._emit(job_id, "done", "succeeded", request.provider, progress=1.0,
+                   message=f"{len(image_ids)} image(s) saved")
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def _meta(request: ImageRequest) -> dict[str, Any]:
+    meta = request.to_metadata()
+    if request.init_image is not None:
+        meta["init_image_b64"] = _b64(request.init_image)
+    return meta
+
+
+def request_from_record(record: JobRecord) -> ImageRequest:
+    """Rebuild the request a job was journalled with."""
+    import base64
+
+    meta = dict(record.request)
+    init = meta.get("init_image_b64")
+    return ImageRequest(
+        prompt=meta.get("prompt", ""), provider=meta.get("provider", record.provider),
+        model=meta.get("model", record.model), negative_prompt=meta.get("negative_prompt", "") or "",
+        width=meta.get("width"), height=meta.get("height"), aspect_ratio=meta.get("aspect_ratio"),
+        count=int(meta.get("count", record.count) or 1), seed=meta.get("seed"), style=meta.get("style"),
+        quality=meta.get("quality"), init_image=base64.b64decode(init) if init else None,
+        strength=meta.get("strength"), extras=tuple(sorted((meta.get("extras") or {}).items())),
+    )
+
+
+def friendly_error(exc: ProviderError) -> str:
+    """One line for a creator: what happened and what to do."""
+    name = exc.provider or "the provider"
+    hints = {
+        "auth": "check the API key in Settings ▸ Providers",
+        "insufficient_credits": "top up your account with the provider",
+        "moderated": "rephrase the prompt; the provider's safety filter refused it",
+        "rate_limited": "wait a moment and retry",
+        "provider_down": "the service is having trouble; retry later or add a fallback provider",
+        "timeout": "the service did not answer in time; retry later",
+        "invalid_request": "change the parameters",
+        "invalid_response": "retry; the provider sent something unusable",
+        "quota": "raise the quota in Settings ▸ Quotas or wait for it to reset",
+    }
+    text = exc.message
+    retry_after = getattr(exc, "retry_after", None)
+    if exc.kind == "rate_limited" and retry_after:
+        hints["rate_limited"] = f"wait {int(retry_after + 0.999)} s and retry"
+    hint = hints.get(exc.kind)
+    return f"{name}: {text}" + (f" — {hint}" if hint else "")

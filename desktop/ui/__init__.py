@@ -1,0 +1,1 @@
+"""The library window: gallery, detail, collections, import, and the generation panel placeholder."""

@@ -1,0 +1,143 @@
+"""Read side of the library: the gallery's id lists and batched row fetches, on raw cursors for speed.
+
+ids() for 100k images must stay well under 100 ms, so it selects only `id` through covering indexes and never
+materialises peewee objects; rows() fetches details for the visible ids in batches of 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import peewee
+
+from storage.layout import thumb_path_for
+from storage.paths import AppPaths
+from storage.records import ImageQuery, ImageRow
+from storage.search import build_fts_query
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+SORTS = ("newest", "oldest", "rating", "collection")
+_ORDER = {
+    "newest": "i.created_at DESC, i.id DESC",
+    "oldest": "i.created_at ASC, i.id ASC",
+    "rating": "i.rating DESC, i.created_at DESC, i.id DESC",
+    "collection": "ci.position ASC, ci.id ASC",
+}
+ROW_COLUMNS = (
+    "id", "sha256", "path", "format", "width", "height", "file_size", "source", "provider", "model", "prompt",
+    "negative_prompt", "seed", "steps", "cfg_scale", "sampler", "revised_prompt", "tags", "cost_usd",
+    "request_id", "job_id", "fallback_from", "source_path", "created_at", "favorite", "rating", "rejected",
+    "trashed_at",
+)
+_FTS_IDS = "SELECT rowid FROM image_fts WHERE image_fts MATCH ?"
+
+
+def _where(db: peewee.SqliteDatabase, query: ImageQuery) -> tuple[str, str, list[Any]] | None:
+    """(FROM clause, WHERE clause, params), or None when the query cannot match anything."""
+    if query.sort not in SORTS:
+        raise ValueError(f"unknown sort {query.sort!r}; expected one of {', '.join(SORTS)}")
+    source = "image i"
+    clauses = ["i.trashed_at IS NOT NULL" if query.trashed else "i.trashed_at IS NULL"]
+    params: list[Any] = []
+    if query.collection:
+        row = db.execute_sql("SELECT id FROM collection WHERE name = ?", (query.collection,)).fetchone()
+        if row is None:
+            row = db.execute_sql("SELECT id FROM collection WHERE lower(name) = lower(?)",
+                                 (query.collection,)).fetchone()
+        if row is None:
+            return None
+        source = "collection_item ci JOIN image i ON i.id = ci.image_id"
+        clauses.append("ci.collection_id = ?")
+        params.append(row[0])
+    if query.favorites:
+        clauses.append("i.favorite = 1")
+    if query.min_rating > 0:
+        clauses.append("i.rating >= ?")
+        params.append(query.min_rating)
+    if query.provider:
+        clauses.append("i.provider = ?")
+        params.append(query.provider)
+    if not query.include_rejected:
+        clauses.append("i.rejected = 0")
+    if query.date_from is not None:
+        clauses.append("i.created_at >= ?")
+        params.append(query.date_from)
+    if query.date_to is not None:
+        clauses.append("i.created_at <= ?")
+        params.append(query.date_to)
+    if query.search.strip():
+        fts = build_fts_query(query.search)
+        if fts.include is None and fts.exclude is None:
+            return None  # only punctuation: nothing searchable
+        if fts.include is not None:
+            clauses.append(f"i.id IN ({_FTS_IDS})")
+            params.append(fts.include)
+        if fts.exclude is not None:
+            clauses.append(f"i.id NOT IN ({_FTS_IDS})")
+            params.append(fts.exclude)
+    return source, " AND ".join(clauses), params
+
+
+def _run(db: peewee.SqliteDatabase, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    try:
+        return db.execute_sql(sql, params).fetchall()
+    except peewee.OperationalError as exc:
+        # build_fts_query only emits quoted strings, so this is a safety net, not an expected path.
+        if "fts5" in str(exc):
+            log.warning("search rejected by FTS5: %s", exc)
+            return []
+        raise
+
+
+def image_ids(db: peewee.SqliteDatabase, query: ImageQuery, limit: int | None = None) -> list[int]:
+    parts = _where(db, query)
+    if parts is None:
+        return []
+    source, where, params = parts
+    order = _ORDER["newest" if query.sort == "collection" and not query.collection else query.sort]
+    sql = f"SELECT i.id FROM {source} WHERE {where} ORDER BY {order}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = [*params, limit]
+    return [row[0] for row in _run(db, sql, params)]
+
+
+def count_images(db: peewee.SqliteDatabase, query: ImageQuery) -> int:
+    parts = _where(db, query)
+    if parts is None:
+        return 0
+    source, where, params = parts
+    rows = _run(db, f"SELECT count(*) FROM {source} WHERE {where}", params)
+    return int(rows[0][0]) if rows else 0
+
+
+def fetch_rows(db: peewee.SqliteDatabase, paths: AppPaths, ids: Sequence[int]) -> dict[int, ImageRow]:
+    """Details for `ids` (any order, duplicates fine); unknown ids are simply absent."""
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    result: dict[int, ImageRow] = {}
+    columns = ", ".join(ROW_COLUMNS)
+    for start in range(0, len(wanted), BATCH):
+        chunk = wanted[start:start + BATCH]
+        marks = ",".join("?" * len(chunk))
+        names: dict[int, list[str]] = {}
+        for image_id, name in db.execute_sql(
+                f"SELECT ci.image_id, c.name FROM collection_item ci JOIN collection c ON c.id = ci.collection_id"
+                f" WHERE ci.image_id IN ({marks}) ORDER BY c.position, c.name COLLATE NOCASE", chunk):
+            names.setdefault(image_id, []).append(name)
+        for row in db.execute_sql(f"SELECT {columns} FROM image WHERE id IN ({marks})", chunk):
+            result[row[0]] = _to_row(paths, row, tuple(names.get(row[0], ())))
+    return result
+
+
+def _to_row(paths: AppPaths, row: Sequence[Any], collections: tuple[str, ...]) -> ImageRow:
+    values = dict(zip(ROW_COLUMNS, row))
+    trashed_at = values.pop("trashed_at")
+    values["path"] = str(paths.data / values["path"])
+    values["favorite"] = bool(values["favorite"])
+    values["rejected"] = bool(values["rejected"])
+    return ImageRow(**values, trashed=trashed_at is not None, collections=collections,
+                    thumb_path=str(thumb_path_for(paths, values["sha256"])))

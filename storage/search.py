@@ -1,0 +1,49 @@
+"""Search-box text -> safe FTS5 MATCH strings.
+
+Every term is emitted as a double-quoted FTS5 string, so operators and punctuation typed by the user (`"`, `:`,
+`*`, `(`, `-`, `^`, AND/OR/NOT/NEAR) are literal text and the query can never be an FTS5 syntax error.
+Grammar: words and "quoted phrases" must all match; `-word` / `-"a phrase"` excludes; the last word is a
+prefix ("neon cit" finds "neon city") unless the text ends with a space or a closed quote.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A token: optional "-", then a quoted phrase (closing quote optional while typing) or a run of non-space.
+_TOKEN = re.compile(r'(-?)(?:"([^"]*)("?)|(\S+))')
+
+
+@dataclass(frozen=True)
+class FtsQuery:
+    include: str | None  # MATCH string every result must satisfy, None = no positive terms
+    exclude: str | None  # MATCH string no result may satisfy
+
+
+def _quote(text: str) -> str | None:
+    # The tokenizer drops punctuation anyway; a phrase with no word characters would match nothing.
+    cleaned = " ".join(text.replace('"', " ").split())
+    if not any(ch.isalnum() for ch in cleaned):
+        return None
+    return f'"{cleaned}"'
+
+
+def build_fts_query(text: str) -> FtsQuery:
+    include: list[str] = []
+    exclude: list[str] = []
+    matches = list(_TOKEN.finditer(text))
+    for index, m in enumerate(matches):
+        negative, phrase, closed, word = m.group(1), m.group(2), m.group(3), m.group(4)
+        quoted = _quote(phrase if phrase is not None else word or "")
+        if quoted is None:
+            continue
+        if negative:
+            exclude.append(quoted)
+            continue
+        is_last = index == len(matches) - 1
+        open_ended = word is not None or not closed
+        if is_last and open_ended and not text[m.end():].strip() and not text.endswith((" ", "\t", "\n")):
+            quoted += " *"
+        include.append(quoted)
+    return FtsQuery(include=" ".join(include) or None, exclude=" OR ".join(exclude) or None)
