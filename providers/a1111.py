@@ -36,7 +36,7 @@ from providers.base import (
     TaskStatus,
 )
 from providers.catalogue import ProviderInfo
-from providers.http import HttpSession, decode_b64_image, error_message_from_body
+from providers.http import HttpSession, decode_b64_image, error_message_from_body, sniff_image_mime
 from providers.sizing import size_for
 
 DEFAULT_MODEL = "default"  # the checkpoint the WebUI has loaded
@@ -115,7 +115,7 @@ class A1111Provider:
             body["override_settings_restore_afterwards"] = True
         if request.init_image is None:
             return "/sdapi/v1/txt2img", body
-        mime = request.init_image_mime or "image/png"
+        mime = request.init_image_mime or sniff_image_mime(request.init_image) or "image/png"
         body["init_images"] = [f"data:{mime};base64," + base64.b64encode(request.init_image).decode("ascii")]
         body["denoising_strength"] = DEFAULT_STRENGTH if request.strength is None else request.strength
         return "/sdapi/v1/img2img", body
@@ -157,7 +157,7 @@ class A1111Provider:
         for i, value in enumerate(wanted):
             data = decode_b64_image(value, self.id)
             seed = seeds[i] if i < len(seeds) else (info.get("seed") if isinstance(info.get("seed"), int) else None)
-            out.append(GeneratedImage(data=data, mime="image/png" if data[:4] == b"\x89PNG" else None, seed=seed,
+            out.append(GeneratedImage(data=data, mime=sniff_image_mime(data), seed=seed,
                                       width=width if isinstance(width, int) else None,
                                       height=height if isinstance(height, int) else None))
         usage = {k: info[k] for k in ("sd_model_name", "sd_model_hash", "version") if k in info}

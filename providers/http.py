@@ -212,13 +212,20 @@ class HttpSession:
             mapped = (error_mapper(resp, body) if error_mapper else None) or default_error(resp, body, self.provider)
             if mapped is not None:
                 mapped.message = redact(mapped.message, self._secret())
+                mapped.args = (mapped.message,)  # repr() and tracebacks read args, not message
                 mapped.request_id = mapped.request_id or request_id_from(resp)
                 raise mapped
             return resp, body
 
-        return await with_deadline(
-            call_with_retry(attempt, self.retry, sleep=self._sleep, on_retry=self.on_retry),
-            deadline_s or self.config.timeout_s, self.provider)
+        try:
+            return await with_deadline(
+                call_with_retry(attempt, self.retry, sleep=self._sleep, on_retry=self.on_retry),
+                deadline_s or self.config.timeout_s, self.provider)
+        except ProviderTimeout as exc:
+            # The overall deadline can cut a create call off mid-flight too: a caller must not resend it.
+            if not idempotent:
+                exc.retryable = False
+            raise
 
     async def request_json(self, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, dict[str, Any]]:
         resp, body = await self.request(method, url, **kwargs)

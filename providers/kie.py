@@ -173,9 +173,11 @@ class KieProvider:
         if not request.prompt.strip():
             raise InvalidRequest("the prompt is empty", provider=self.id)
         if len(request.prompt) > caps.max_prompt_chars:
-            raise InvalidRequest(f"the prompt is longer than {caps.max_prompt_chars} characters", provider=self.id)
+            raise InvalidRequest(f"the prompt is longer than {caps.max_prompt_chars} characters",
+                                 provider=self.id)
         if request.count < 1 or request.count > caps.max_count:
-            raise InvalidRequest(f"{caps.label} makes 1 to {caps.max_count} images per request", provider=self.id)
+            raise InvalidRequest(f"{caps.label} makes 1 to {caps.max_count} images per request",
+                                 provider=self.id)
         if request.init_image is not None and not caps.img2img:
             raise InvalidRequest(f"{caps.label} does not take a source image", provider=self.id)
 
@@ -188,7 +190,8 @@ class KieProvider:
         if family == "flux-kontext":
             body: dict[str, Any] = {"prompt": request.prompt, "model": caps.model, "outputFormat": "png"}
             if not ratio and image_url is None:  # text-to-image needs a ratio; an edit keeps the input's
-                ratio = "1:1" if "1:1" in caps.aspect_ratios or not caps.aspect_ratios else caps.aspect_ratios[0]
+                square = "1:1" in caps.aspect_ratios or not caps.aspect_ratios
+                ratio = "1:1" if square else caps.aspect_ratios[0]
             if ratio:
                 body["aspectRatio"] = ratio
             if image_url:
@@ -210,7 +213,8 @@ class KieProvider:
             inp[names["format"]] = "png"
         if request.quality and caps.qualities and names.get("quality"):
             if request.quality not in caps.qualities:
-                raise InvalidRequest(f"{caps.label} does not offer quality {request.quality}", provider=self.id)
+                raise InvalidRequest(f"{caps.label} does not offer quality {request.quality}",
+                                     provider=self.id)
             inp[names["quality"]] = request.quality
         if caps.seed and request.seed is not None:
             inp["seed"] = int(request.seed)
@@ -268,14 +272,14 @@ class KieProvider:
     async def _flag_status(self, data: dict[str, Any], handle: TaskHandle, family: str) -> TaskStatus:
         flag = _int(data.get("successFlag"))
         if flag == 0:
-            try:
-                progress: float | None = max(0.0, min(1.0, float(data.get("progress"))))  # type: ignore[arg-type]
-            except (TypeError, ValueError):
+            try:  # a decimal string such as "0.48" (4o only)
+                progress: float | None = max(0.0, min(1.0, float(str(data.get("progress")))))
+            except ValueError:
                 progress = None
             return TaskStatus(TaskState.RUNNING, progress=progress, message="generating")
         if flag in (2, 3):
-            err = self.error_for(_int(data.get("errorCode")), str(data.get("errorMessage") or "generation failed"),
-                                 request_id=handle.task_id)
+            msg = str(data.get("errorMessage") or "generation failed")
+            err = self.error_for(_int(data.get("errorCode")), msg, request_id=handle.task_id)
             return TaskStatus(TaskState.FAILED, error=err, message="failed")
         if flag != 1:
             raise InvalidResponse(f"unknown KIE successFlag {str(data.get('successFlag'))[:20]!r}",

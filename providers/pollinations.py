@@ -43,7 +43,7 @@ from providers.base import (
     TaskStatus,
 )
 from providers.catalogue import ProviderInfo
-from providers.http import HttpSession, error_message_from_body
+from providers.http import HttpSession, default_error, error_message_from_body
 from providers.imagefetch import fetch_image
 from providers.sizing import size_for
 
@@ -134,6 +134,9 @@ class PollinationsProvider:
 
     def _map_error(self, resp: httpx.Response, body: Any) -> ProviderError | None:
         status = resp.status_code
+        if isinstance(body, dict) and isinstance(body.get("error"), str) and isinstance(body.get("message"), str):
+            # The legacy endpoint answers {"error": "<status text>", "message": "<what went wrong>"}.
+            body = {"message": f"{body['error']}: {body['message']}"}
         text = (error_message_from_body(body) or resp.reason_phrase or f"HTTP {status}")[:300]
         kw: dict[str, Any] = {"provider": self.id, "status": status}
         if status in (401, 403) and not self.keyed:
@@ -143,7 +146,8 @@ class PollinationsProvider:
             err = ProviderDown(f"Pollinations has no such endpoint or model (404): {text}", **kw)
             err.retryable = False  # asking again will not make it appear
             return err
-        return None  # 402 pollen exhausted, 429, 5xx, 400: the shared mapping words them well
+        # 402 pollen exhausted, 429, 5xx, 400: the shared mapping, with the fuller text.
+        return default_error(resp, body, self.id)
 
     # -- models and key --------------------------------------------------------------------------------
     async def list_models(self) -> list[str]:

@@ -125,6 +125,12 @@ class ReplicateProvider:
             return RateLimited(f"rate limited: {text}", retry_after=wait, provider=self.id, status=status)
         return None  # the shared mapping covers 401/403, 402, 404 (prediction), 5xx
 
+    def _create_errors(self, resp: httpx.Response, body: Any) -> ProviderError | None:
+        return self._map_error(resp, body, creating=True)
+
+    def _poll_errors(self, resp: httpx.Response, body: Any) -> ProviderError | None:
+        return self._map_error(resp, body, creating=False)
+
     def _relative(self, url: Any, fallback: str) -> str:
         """Only follow `urls.get`/`urls.cancel` on our own API origin: the client carries the key."""
         base = self.config.base_url.rstrip("/") + "/"
@@ -138,9 +144,11 @@ class ReplicateProvider:
         if not request.prompt.strip():
             raise InvalidRequest("the prompt is empty", provider=self.id)
         if len(request.prompt) > caps.max_prompt_chars:
-            raise InvalidRequest(f"the prompt is longer than {caps.max_prompt_chars} characters", provider=self.id)
+            raise InvalidRequest(f"the prompt is longer than {caps.max_prompt_chars} characters",
+                                 provider=self.id)
         if request.count < 1 or request.count > caps.max_count:
-            raise InvalidRequest(f"{caps.label} makes 1 to {caps.max_count} images per request", provider=self.id)
+            raise InvalidRequest(f"{caps.label} makes 1 to {caps.max_count} images per request",
+                                 provider=self.id)
         inp: dict[str, Any] = {"prompt": request.prompt}
         if caps.aspect_ratios:
             if request.aspect_ratio:
@@ -207,7 +215,7 @@ class ReplicateProvider:
             path = f"models/{owner}/{model_name}/predictions"
         resp, pred = await self.http.request_json(
             "POST", path, json=body,
-            error_mapper=lambda r, b: self._map_error(r, b, creating=True))
+            error_mapper=self._create_errors)
         pred_id = pred.get("id")
         if not isinstance(pred_id, str) or not _ID_RE.match(pred_id):
             raise InvalidResponse("the created prediction has no usable id", provider=self.id,
@@ -225,7 +233,7 @@ class ReplicateProvider:
         path = handle.state.get("get") or f"predictions/{handle.task_id}"
         _resp, pred = await self.http.request_json(
             "GET", str(path), idempotent=True,
-            error_mapper=lambda r, b: self._map_error(r, b, creating=False))
+            error_mapper=self._poll_errors)
         return await self._status(pred, handle)
 
     async def _status(self, pred: dict[str, Any], handle: TaskHandle) -> TaskStatus:
@@ -233,7 +241,8 @@ class ReplicateProvider:
         if status == "starting":
             return TaskStatus(TaskState.QUEUED, message="starting")
         if status == "processing":
-            return TaskStatus(TaskState.RUNNING, progress=parse_progress(pred.get("logs")), message="processing")
+            progress = parse_progress(pred.get("logs"))
+            return TaskStatus(TaskState.RUNNING, progress=progress, message="processing")
         if status in ("canceled", "aborted"):
             why = "the deadline passed before it started" if status == "aborted" else "cancelled"
             return TaskStatus(TaskState.CANCELLED, message=why)
@@ -251,11 +260,12 @@ class ReplicateProvider:
     def _failure(self, error: Any, task_id: str) -> ProviderError:
         text = redact(str(error or "the model failed without a message")[:300], (self.config.api_key,))
         lowered = text.lower()
+        kw: dict[str, Any] = {"provider": self.id, "request_id": task_id}
         if any(w in lowered for w in _MODERATION_WORDS):
-            return ModerationError(f"refused by the safety checker: {text}", provider=self.id, request_id=task_id)
+            return ModerationError(f"refused by the safety checker: {text}", **kw)
         if any(w in lowered for w in _INVALID_WORDS):
-            return InvalidRequest(f"the model refused the input: {text}", provider=self.id, request_id=task_id)
-        return ProviderDown(f"the model failed: {text}", provider=self.id, request_id=task_id)
+            return InvalidRequest(f"the model refused the input: {text}", **kw)
+        return ProviderDown(f"the model failed: {text}", **kw)
 
     async def _result(self, pred: dict[str, Any], handle: TaskHandle) -> ImageResult:
         output = pred.get("output")
@@ -280,14 +290,14 @@ class ReplicateProvider:
         path = handle.state.get("cancel") or f"predictions/{handle.task_id}/cancel"
         _resp, body = await self.http.request(
             "POST", str(path), idempotent=True,
-            error_mapper=lambda r, b: self._map_error(r, b, creating=False))
+            error_mapper=self._poll_errors)
         status = body.get("status") if isinstance(body, dict) else None
         return status not in ("succeeded", "failed")
 
     async def check_key(self) -> str:
         self._need_key()
         _resp, body = await self.http.request_json("GET", "account", idempotent=True,
-                                                   error_mapper=lambda r, b: self._map_error(r, b, creating=False))
+                                                   error_mapper=self._poll_errors)
         name = body.get("username") or body.get("name")
         return f"key works ({str(name)[:60]})" if name else "key works"
 

@@ -36,6 +36,18 @@ ROW_COLUMNS = (
 _FTS_IDS = "SELECT rowid FROM image_fts WHERE image_fts MATCH ?"
 
 
+def collection_id_by_name(db: peewee.SqliteDatabase, name: str) -> int | None:
+    """Collection names are unique ignoring case (casefold, so also beyond ASCII)."""
+    row = db.execute_sql("SELECT id FROM collection WHERE name = ?", (name,)).fetchone()
+    if row is not None:
+        return int(row[0])
+    wanted = name.casefold()
+    for collection_id, other in db.execute_sql("SELECT id, name FROM collection"):
+        if other.casefold() == wanted:
+            return int(collection_id)
+    return None
+
+
 def _where(db: peewee.SqliteDatabase, query: ImageQuery) -> tuple[str, str, list[Any]] | None:
     """(FROM clause, WHERE clause, params), or None when the query cannot match anything."""
     if query.sort not in SORTS:
@@ -44,15 +56,12 @@ def _where(db: peewee.SqliteDatabase, query: ImageQuery) -> tuple[str, str, list
     clauses = ["i.trashed_at IS NOT NULL" if query.trashed else "i.trashed_at IS NULL"]
     params: list[Any] = []
     if query.collection:
-        row = db.execute_sql("SELECT id FROM collection WHERE name = ?", (query.collection,)).fetchone()
-        if row is None:
-            row = db.execute_sql("SELECT id FROM collection WHERE lower(name) = lower(?)",
-                                 (query.collection,)).fetchone()
-        if row is None:
+        collection_id = collection_id_by_name(db, query.collection)
+        if collection_id is None:
             return None
-        source = "collection_item ci JOIN image i ON i.id = ci.image_id"
+        source = "image i JOIN collection_item ci ON ci.image_id = i.id"
         clauses.append("ci.collection_id = ?")
-        params.append(row[0])
+        params.append(collection_id)
     if query.favorites:
         clauses.append("i.favorite = 1")
     if query.min_rating > 0:
@@ -74,8 +83,10 @@ def _where(db: peewee.SqliteDatabase, query: ImageQuery) -> tuple[str, str, list
         if fts.include is None and fts.exclude is None:
             return None  # only punctuation: nothing searchable
         if fts.include is not None:
-            clauses.append(f"i.id IN ({_FTS_IDS})")
-            params.append(fts.include)
+            # Driving from the FTS hits (then the id lookup index) beats probing every listed image.
+            source = source.replace("image i", "image_fts f JOIN image i ON i.id = f.rowid", 1)
+            clauses.insert(0, "f.image_fts MATCH ?")
+            params.insert(0, fts.include)
         if fts.exclude is not None:
             clauses.append(f"i.id NOT IN ({_FTS_IDS})")
             params.append(fts.exclude)
@@ -99,6 +110,10 @@ def image_ids(db: peewee.SqliteDatabase, query: ImageQuery, limit: int | None = 
         return []
     source, where, params = parts
     order = _ORDER["newest" if query.sort == "collection" and not query.collection else query.sort]
+    if query.min_rating > 0 and query.sort in ("newest", "oldest"):
+        # Without the unary +, SQLite walks the whole created_at index to skip a sort and checks each rating
+        # in the table (54 ms at 100k); ranging over the rating index and sorting the hits is ~12 ms.
+        order = order.replace("i.created_at", "+i.created_at")
     sql = f"SELECT i.id FROM {source} WHERE {where} ORDER BY {order}"
     if limit is not None:
         sql += " LIMIT ?"

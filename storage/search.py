@@ -3,13 +3,16 @@
 Every term is emitted as a double-quoted FTS5 string, so operators and punctuation typed by the user (`"`, `:`,
 `*`, `(`, `-`, `^`, AND/OR/NOT/NEAR) are literal text and the query can never be an FTS5 syntax error.
 Grammar: words and "quoted phrases" must all match; `-word` / `-"a phrase"` excludes; the last word is a
-prefix ("neon cit" finds "neon city") unless the text ends with a space or a closed quote.
+prefix ("neon cit" finds "neon city") unless it is shorter than 3 characters or the text ends with a space
+or a closed quote.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+PREFIX_MIN_CHARS = 3  # "w1*" expands to ~1000 terms (280 ms at 100k rows); 3+ characters stay cheap
 
 # A token: optional "-", then a quoted phrase (closing quote optional while typing) or a run of non-space.
 _TOKEN = re.compile(r'(-?)(?:"([^"]*)("?)|(\S+))')
@@ -43,7 +46,8 @@ def build_fts_query(text: str) -> FtsQuery:
             continue
         is_last = index == len(matches) - 1
         open_ended = word is not None or not closed
-        if is_last and open_ended and not text[m.end():].strip() and not text.endswith((" ", "\t", "\n")):
+        if (is_last and open_ended and not text[-1:].isspace()
+                and len(quoted.rsplit(" ", 1)[-1].strip('"')) >= PREFIX_MIN_CHARS):
             quoted += " *"
         include.append(quoted)
     return FtsQuery(include=" ".join(include) or None, exclude=" OR ".join(exclude) or None)

@@ -75,13 +75,13 @@ class JobService:
         """Validate without side effects; raises InvalidRequest with every problem worded for the user."""
         check(request, self.catalogue.get(request.provider))
 
-    def submit(self, request: ImageRequest, fallback: Sequence[str] = ()) -> int:
+    def submit(self, request: ImageRequest, fallback: Sequence[str] = (), collection: str | None = None) -> int:
         """Journal the job and start it. Returns at once; progress arrives as JobEvents."""
         self.prepare(request)
         chain = [request.provider] + [p for p in fallback if p != request.provider and p in self.catalogue]
-        meta = request.to_metadata()
-        if request.init_image is not None:
-            meta["init_image_b64"] = _b64(request.init_image)
+        meta = _meta(request)
+        if collection:
+            meta["collection"] = collection
         job_id = self.journal.create(meta, chain, request.count)
         self._emit(job_id, "queued", "pending", request.provider)
         self._start(job_id, self._run(job_id, request, chain))
@@ -106,7 +106,8 @@ class JobService:
         record = self.journal.get(job_id)
         if record is None:
             raise KeyError(job_id)
-        return self.submit(request_from_record(record), fallback=record.provider_chain[1:])
+        return self.submit(request_from_record(record), fallback=record.provider_chain[1:],
+                           collection=record.request.get("collection"))
 
     async def resume(self) -> list[int]:
         """Resume unfinished jobs after a restart; returns the ids resumed (polling or first submit)."""
@@ -211,7 +212,7 @@ class JobService:
                 provider = await self._get_provider(provider_id)
                 # Journal first: if the app dies during this call, resume knows a request was in flight.
                 self.journal.update(job_id, state="submitting", provider=provider_id, model=request.model,
-                                    fallback_from=fallback_from, request=_meta(request))
+                                    fallback_from=fallback_from)
                 self._emit(job_id, "started", "submitting", provider_id)
                 submitted = await provider.submit(request)
                 if isinstance(submitted, TaskHandle):

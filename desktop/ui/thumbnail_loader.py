@@ -59,6 +59,9 @@ class PixmapLRU:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
     @staticmethod
     def cost(pm: QPixmap) -> int:
         return max(1, pm.width() * pm.height() * 4)
@@ -146,20 +149,21 @@ class ThumbnailLoader(QObject):
     def _rebuild_queue(self) -> None:
         seen: set[Key] = set()
         queue: deque[ThumbRequest] = deque()
-        for requests in self._wanted.values():
-            for r in requests:
-                key = (r.image_id, r.px)
-                if key in seen or key in self._in_flight or key in self.failed or self.cache.get(key) is not None:
-                    continue
-                seen.add(key)
-                queue.append(r)
         with self._cond:
+            for requests in self._wanted.values():
+                for r in requests:
+                    key = (r.image_id, r.px)
+                    if key in seen or key in self._in_flight or key in self.failed or key in self.cache:
+                        continue
+                    seen.add(key)
+                    queue.append(r)
             self._queue = queue
             self._cond.notify_all()
 
     def _on_decoded(self, image_id: int, px: int, image: QImage) -> None:
         key = (image_id, px)
-        self._in_flight.discard(key)
+        with self._cond:
+            self._in_flight.discard(key)
         if image.isNull():
             self.failed.add(key)  # a missing or corrupt cache file: show the placeholder, do not retry forever
             return

@@ -18,6 +18,7 @@ from typing import Any
 from tests.fakes.servers.base import FakeServer, Reply, Request, png_bytes
 
 VERSION_RE = re.compile(r"^[0-9a-f]{64}$")
+INVALID_INPUT = "Input validation failed"
 NSFW_TEXT = "NSFW content detected. Try running it again, or try a different prompt."
 ASPECT_RATIOS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
 
@@ -94,7 +95,8 @@ class ReplicateFake(FakeServer):
             "urls": {"get": get, "cancel": f"{get}/cancel", "web": f"https://replicate.com/p/{pred.id}"},
         }
         if pred.status == "processing":
-            body["logs"] = "Using seed: 1\n  0%|          | 0/4 [00:00<?, ?it/s]\n 50%|#####     | 2/4 [00:01<00:01]"
+            body["logs"] = ("Using seed: 1\n  0%|          | 0/4 [00:00<?, ?it/s]\n"
+                            " 50%|#####     | 2/4 [00:01<00:01]")
         if pred.status in ("succeeded", "failed", "canceled"):
             body["metrics"] = {"predict_time": 1.6, "total_time": 1.9}
             body["completed_at"] = "2026-11-24T10:00:01.900Z"
@@ -123,11 +125,11 @@ class ReplicateFake(FakeServer):
 
     def _validate(self, inp: Any) -> Reply | None:
         if not isinstance(inp, dict) or not isinstance(inp.get("prompt"), str) or not inp["prompt"]:
-            return problem(422, "- input: prompt is required", "Input validation failed")
+            return problem(422, "- input: prompt is required", INVALID_INPUT)
         if not 1 <= int(inp.get("num_outputs", 1)) <= 4:
-            return problem(422, "- input.num_outputs: Must be less than or equal to 4", "Input validation failed")
+            return problem(422, "- input.num_outputs: Must be less than or equal to 4", INVALID_INPUT)
         if "aspect_ratio" in inp and inp["aspect_ratio"] not in ASPECT_RATIOS:
-            return problem(422, "- input.aspect_ratio: must be one of the listed values", "Input validation failed")
+            return problem(422, "- input.aspect_ratio: must be one of the listed values", INVALID_INPUT)
         return None
 
     def _new(self, req: Request, model: str, version: str, inp: dict[str, Any]) -> Reply:

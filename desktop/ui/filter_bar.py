@@ -1,0 +1,149 @@
+"""Search box (debounced), sort, filters and the thumbnail-size slider above the gallery."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QSlider, QToolButton, QWidget
+
+from desktop.ui.icons import icon
+from storage.records import ImageQuery
+
+SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("rating", "Top rated"),
+         ("collection", "Collection order"))
+RATINGS = (("Any rating", 0), ("★ 1+", 1), ("★ 2+", 2), ("★ 3+", 3), ("★ 4+", 4), ("★ 5", 5))
+DATES = (("Any time", 0), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 365 days", 365))
+ALL_PROVIDERS = "All providers"
+
+
+class FilterBar(QFrame):
+    """Emits `changed` with the filter part of the query (search, favourites, rating, provider, dates, sort)."""
+
+    changed = Signal()
+    tileSizeChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("filterBar")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(8)
+
+        self.search = QLineEdit()
+        self.search.setObjectName("searchBox")
+        self.search.setPlaceholderText("Search prompts, models, seeds…  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search.setMinimumWidth(220)
+        layout.addWidget(self.search, 3)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(150)  # type-ahead without a query per keystroke
+        self._debounce.timeout.connect(self.changed)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.search.returnPressed.connect(self._flush)
+
+        self.favorites = QToolButton()
+        self.favorites.setCheckable(True)
+        self.favorites.setIcon(icon("star"))
+        self.favorites.setText("Favorites")
+        self.favorites.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.favorites.setToolTip("Show only favorites")
+        self.favorites.toggled.connect(self._favorites_toggled)
+        layout.addWidget(self.favorites)
+
+        self.rating = self._combo([t for t, _ in RATINGS], "Minimum rating")
+        self.provider = self._combo([ALL_PROVIDERS], "Provider")
+        self.dates = self._combo([t for t, _ in DATES], "Created")
+        self.sort = self._combo([t for _, t in SORTS], "Sort order")
+        for combo in (self.rating, self.provider, self.dates):
+            layout.addWidget(combo)
+        sep = QFrame()
+        sep.setFrameShape(QFrame.Shape.VLine)
+        sep.setFrameShadow(QFrame.Shadow.Sunken)
+        layout.addWidget(sep)
+        layout.addWidget(self.sort)
+        layout.addSpacing(8)
+        small = QLabel("▪")
+        small.setObjectName("hint")
+        layout.addWidget(small)
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setObjectName("thumbSize")
+        self.size_slider.setRange(96, 360)
+        self.size_slider.setSingleStep(16)
+        self.size_slider.setPageStep(48)
+        self.size_slider.setValue(180)
+        self.size_slider.setFixedWidth(110)
+        self.size_slider.setToolTip("Thumbnail size (Ctrl+= / Ctrl+-)")
+        self.size_slider.valueChanged.connect(self.tileSizeChanged)
+        layout.addWidget(self.size_slider)
+        big = QLabel("■")
+        big.setObjectName("hint")
+        layout.addWidget(big)
+        self.set_collection_mode(False)
+
+    def _combo(self, items: list[str], tip: str) -> QComboBox:
+        combo = QComboBox()
+        combo.addItems(items)
+        combo.setToolTip(tip)
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        return combo
+
+    def _flush(self) -> None:
+        self._debounce.stop()
+        self.changed.emit()
+
+    def _favorites_toggled(self, on: bool) -> None:
+        self.favorites.setIcon(icon("star-filled" if on else "star"))
+        self.changed.emit()
+
+    # -- state -----------------------------------------------------------------------------------------
+    def set_providers(self, providers: list[str]) -> None:
+        current = self.provider.currentText()
+        self.provider.blockSignals(True)
+        self.provider.clear()
+        self.provider.addItems([ALL_PROVIDERS, *providers])
+        index = self.provider.findText(current)
+        self.provider.setCurrentIndex(max(0, index))
+        self.provider.blockSignals(False)
+        self.provider.setVisible(bool(providers))
+
+    def set_collection_mode(self, in_collection: bool) -> None:
+        """'Collection order' only makes sense inside a collection: it becomes the default there."""
+        model = self.sort.model()
+        item = model.item(3)  # type: ignore[attr-defined]
+        item.setEnabled(in_collection)
+        self.sort.blockSignals(True)
+        if in_collection and self.sort_key() == "newest":
+            self.sort.setCurrentIndex(3)
+        elif not in_collection and self.sort_key() == "collection":
+            self.sort.setCurrentIndex(0)
+        self.sort.blockSignals(False)
+
+    def set_sort(self, key: str) -> None:
+        keys = [k for k, _ in SORTS]
+        if key in keys:
+            self.sort.setCurrentIndex(keys.index(key))
+
+    def sort_key(self) -> str:
+        return SORTS[max(0, self.sort.currentIndex())][0]
+
+    def apply(self, query: ImageQuery, *, now: float | None = None) -> ImageQuery:
+        days = DATES[max(0, self.dates.currentIndex())][1]
+        now = time.time() if now is None else now
+        date_from = None
+        if days:
+            start_of_today = time.mktime(time.localtime(now)[:3] + (0, 0, 0, 0, 0, -1))
+            date_from = start_of_today - (days - 1) * 86400
+        provider = self.provider.currentText()
+        return replace(query, search=self.search.text().strip(), favorites=self.favorites.isChecked(),
+                       min_rating=RATINGS[max(0, self.rating.currentIndex())][1],
+                       provider="" if provider == ALL_PROVIDERS else provider,
+                       date_from=date_from, date_to=None, sort=self.sort_key())
+
+    def active_filters(self) -> bool:
+        return bool(self.search.text().strip() or self.favorites.isChecked() or self.rating.currentIndex()
+                    or self.provider.currentIndex() > 0 or self.dates.currentIndex())
