@@ -206,6 +206,11 @@ def run(argv: Sequence[str], parser: argparse.ArgumentParser) -> int:
     except StorageError as exc:
         sys.stderr.write(f"images-studio: {exc}\n")
         return 3
+    except BrokenPipeError:  # `images-studio list --json | head`: the reader left, which is fine
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("images-studio: interrupted\n")
         return 130

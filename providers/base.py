@@ -18,7 +18,8 @@ class ImageRequest:
     """Everything a provider needs for one generation, and never the key.
 
     Either `width`/`height` or `aspect_ratio` (``"16:9"``) may be given; adapters map them to what the API
-    takes. `extras` holds per-model options as sorted ``(name, value)`` pairs so the value stays hashable.
+    takes. `strength` is how much the image-to-image source may change: 0 keeps it, 1 ignores it (adapters
+    whose API counts the other way convert). `extras` holds per-model options as sorted ``(name, value)`` pairs so the value stays hashable.
     """
 
     prompt: str

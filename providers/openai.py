@@ -106,7 +106,8 @@ def cost_from_usage(usage: dict[str, Any], caps: Capabilities | None) -> float |
     else:
         parts = {"text_in": count(usage, "input_tokens"), "image_in": 0}
     if isinstance(out_details, dict):
-        parts |= {"image_out": count(out_details, "image_tokens"), "text_out": count(out_details, "text_tokens")}
+        parts |= {"image_out": count(out_details, "image_tokens"),
+                  "text_out": count(out_details, "text_tokens")}
     else:
         parts |= {"image_out": count(usage, "output_tokens"), "text_out": 0}
     total = 0.0
@@ -147,16 +148,19 @@ class OpenAIProvider:
             ext = mime.split("/")[1].replace("jpeg", "jpg")
             # Multipart: scalar fields as plain parts, the source image as a file part. No mask: the whole
             # image is the reference, which is the app's "image to image".
-            files: list[tuple[str, Any]] = [(k, (None, str(v))) for k, v in fields.items() if k != "moderation"]
+            files: list[tuple[str, Any]] = [(k, (None, str(v))) for k, v in fields.items()
+                                            if k != "moderation"]
             files.append(("image", (f"source.{ext}", request.init_image, mime)))
-            resp, body = await self.http.request_json("POST", "/images/edits", files=files, error_mapper=mapper)
+            resp, body = await self.http.request_json("POST", "/images/edits", files=files,
+                                                      error_mapper=mapper)
         else:
             resp, body = await self.http.request_json("POST", "/images/generations", json=fields,
                                                       error_mapper=mapper)
         return await self._result(resp, body, request, caps, fields.get("size"))
 
     async def poll(self, handle: TaskHandle) -> TaskStatus:
-        raise TaskNotFound("OpenAI image generation is synchronous: there is no task to poll", provider=self.id)
+        raise TaskNotFound("OpenAI image generation is synchronous: there is no task to poll",
+                           provider=self.id)
 
     async def cancel(self, handle: TaskHandle) -> bool:
         return False  # no cancel endpoint: the caller can only stop waiting (the call may still be billed)
@@ -222,7 +226,8 @@ class OpenAIProvider:
             elif isinstance(item.get("url"), str):
                 data = await self.http.download(item["url"])  # DALL·E-style URLs expire after an hour
             else:
-                raise InvalidResponse("an image in the response has neither b64_json nor url", provider=self.id)
+                raise InvalidResponse("an image in the response has neither b64_json nor url",
+                                      provider=self.id)
             revised = item.get("revised_prompt")
             images.append(GeneratedImage(data=data, mime=sniff_image_mime(data), width=width, height=height,
                                          revised_prompt=revised if isinstance(revised, str) else None))

@@ -1,4 +1,4 @@
-"""Stability AI adapter: v2beta Stable Image (core, ultra, sd3 — multipart) and legacy v1 SDXL (engine in path).
+"""Stability AI adapter: v2beta Stable Image (core, ultra, sd3; multipart) and legacy v1 SDXL (engine in URL).
 
 The model id picks the endpoint: `stable-image-<name>` -> `/v2beta/stable-image/generate/<name>`, `sd3*` ->
 `/v2beta/stable-image/generate/sd3` with a `model` field, anything else -> the v1 engine of that id.
@@ -33,7 +33,13 @@ from providers.base import (
     TaskStatus,
 )
 from providers.catalogue import Capabilities, ProviderInfo
-from providers.http import HttpSession, decode_b64_image, error_message_from_body, request_id_from, sniff_image_mime
+from providers.http import (
+    HttpSession,
+    decode_b64_image,
+    error_message_from_body,
+    request_id_from,
+    sniff_image_mime,
+)
 from providers.policy import parse_retry_after
 
 # The documented SDXL 1.0 sizes; used when the catalogue has no size list for a v1 engine.
@@ -98,7 +104,8 @@ class StabilityProvider:
         return await self._v2_batch(request, caps, path)
 
     async def poll(self, handle: TaskHandle) -> TaskStatus:
-        raise TaskNotFound("Stability image generation is synchronous: there is no task to poll", provider=self.id)
+        raise TaskNotFound("Stability image generation is synchronous: there is no task to poll",
+                           provider=self.id)
 
     async def cancel(self, handle: TaskHandle) -> bool:
         return False  # no cancel endpoint: the caller can only stop waiting
@@ -126,7 +133,7 @@ class StabilityProvider:
 
     @staticmethod
     def _allows(caps: Capabilities | None, what: str) -> bool:
-        """Send an optional parameter only where the catalogue says the model takes it (unknown model: yes)."""
+        """Send an optional parameter only where the catalogue says the model takes it (unknown: yes)."""
         return caps is None or bool(getattr(caps, what))
 
     def _strength(self, request: ImageRequest) -> float:
@@ -146,7 +153,8 @@ class StabilityProvider:
         seed_value = int(seed) if isinstance(seed, (int, str)) and str(seed).isdigit() else None
         return GeneratedImage(data=data, mime=sniff_image_mime(data), seed=seed_value)
 
-    def _finish(self, images: list[GeneratedImage], reasons: list[str], request_id: str | None) -> ImageResult:
+    def _finish(self, images: list[GeneratedImage], reasons: list[str],
+                request_id: str | None) -> ImageResult:
         """All usable images; a moderation or response error only when none came back."""
         if not images:
             kw: dict[str, Any] = {"provider": self.id, "request_id": request_id}
@@ -208,7 +216,8 @@ class StabilityProvider:
                 fields["aspect_ratio"] = ratio
         # Multipart is required even without a file: send every field as a plain form part.
         parts = [(k, (None, v)) for k, v in fields.items()] + files
-        resp, body = await self.http.request("POST", path, files=parts, headers={"Accept": "application/json"},
+        resp, body = await self.http.request("POST", path, files=parts,
+                                             headers={"Accept": "application/json"},
                                              error_mapper=self._map_error)
         rid = request_id_from(resp)
         if resp.headers.get("content-type", "").lower().startswith("image/"):
@@ -232,7 +241,8 @@ class StabilityProvider:
     async def _v1(self, request: ImageRequest, caps: Capabilities | None, path: str) -> ImageResult:
         prompts = [{"text": request.prompt, "weight": 1.0}]
         if request.negative_prompt and self._allows(caps, "negative_prompt"):
-            prompts.append({"text": request.negative_prompt, "weight": -1.0})  # negative weight = negative prompt
+            # A negative weight is how v1 takes a negative prompt.
+            prompts.append({"text": request.negative_prompt, "weight": -1.0})
         scalars: dict[str, Any] = {"samples": max(1, request.count)}
         if request.seed is not None and self._allows(caps, "seed"):
             scalars["seed"] = request.seed
@@ -251,14 +261,14 @@ class StabilityProvider:
             mime = sniff_image_mime(request.init_image) or "image/png"
             parts: list[tuple[str, Any]] = [(k, (None, str(v))) for k, v in fields.items()]
             parts.append(("init_image", (f"init.{mime.split('/')[1]}", request.init_image, mime)))
-            resp, body = await self.http.request("POST", f"{path}/image-to-image", files=parts, headers=headers,
-                                                 error_mapper=self._map_error)
+            resp, body = await self.http.request("POST", f"{path}/image-to-image", files=parts,
+                                                 headers=headers, error_mapper=self._map_error)
             width = height = None
         else:
             width, height = self._v1_size(request, caps)
             payload = {"text_prompts": prompts, "width": width, "height": height, **scalars}
-            resp, body = await self.http.request("POST", f"{path}/text-to-image", json=payload, headers=headers,
-                                                 error_mapper=self._map_error)
+            resp, body = await self.http.request("POST", f"{path}/text-to-image", json=payload,
+                                                 headers=headers, error_mapper=self._map_error)
         rid = request_id_from(resp)
         if resp.headers.get("content-type", "").lower().startswith("image/"):
             got = [self._image(resp.content, resp.headers.get("finish-reason"), resp.headers.get("seed"))]
@@ -295,7 +305,7 @@ class StabilityProvider:
 
     # -- errors -----------------------------------------------------------------------------------------
     def _map_error(self, resp: httpx.Response, body: Any) -> ProviderError | None:
-        """v1 `{id, name, message}` and v2beta `{id, name, errors[]}`; the rest falls to the shared mapping."""
+        """v1 `{id, name, message}` and v2beta `{id, name, errors[]}`; the rest: the shared mapping."""
         status = resp.status_code
         if status < 400:
             return None
@@ -310,7 +320,8 @@ class StabilityProvider:
         if status == 404:
             return InvalidRequest(f"this model or endpoint is not available: {text}", **kw)
         if status == 413:
-            return InvalidRequest(f"the request is too large (keep the source image under 10 MB): {text}", **kw)
+            return InvalidRequest(f"the request is too large (keep the source image under 10 MB): {text}",
+                                  **kw)
         if status == 429:
             wait = parse_retry_after(resp.headers)
             return RateLimited(f"rate limited (the key is blocked for a minute): {text}",

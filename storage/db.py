@@ -10,7 +10,7 @@ from pathlib import Path
 
 import peewee
 
-from storage.migrations import migrate
+from storage.migrations import check_version, migrate
 from storage.models import DB
 from storage.paths import StorageError
 
@@ -79,6 +79,8 @@ def open_database(path: Path, backups_dir: Path | None = None) -> peewee.SqliteD
         log.debug("SQLite %s predates the WAL-reset fix (3.51.3)", sqlite3.sqlite_version)
     if path.exists() and not path.is_file():
         raise StorageError(f"could not open the library database {path}: it is not a file")
+    if path.is_file() and path.stat().st_size > 0:
+        _probe(path)
     db = peewee.SqliteDatabase(str(path), pragmas=list(PRAGMAS.items()))
     try:
         with storage_errors(f"open the library database {path}"):
@@ -90,6 +92,22 @@ def open_database(path: Path, backups_dir: Path | None = None) -> peewee.SqliteD
         raise
     DB.initialize(db)
     return db
+
+
+def _probe(path: Path) -> None:
+    """Refuse a foreign, damaged or newer file through a read-only connection, before anything (even the
+    switch to WAL, which rewrites the header) can modify it."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return  # cannot even open read-only: the real open reports why
+    try:
+        with storage_errors(f"open the library database {path}"):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
+    check_version(int(version), path)
 
 
 def close_database(db: peewee.SqliteDatabase) -> None:

@@ -14,8 +14,9 @@ _NEGATIVE = "Negative prompt:"
 
 
 def _quote(value: str) -> str:
-    """A1111's quote(): JSON-quote values containing `,`, `:` or a newline, write others raw."""
-    if "," not in value and ":" not in value and "\n" not in value:
+    """A1111's quote(): JSON-quote values containing `,`, `:` or a newline, write others raw. Also quote a
+    value starting with `"`, which readers would otherwise unquote."""
+    if "," not in value and ":" not in value and "\n" not in value and not value.startswith('"'):
         return value
     return json.dumps(value, ensure_ascii=False)
 

@@ -7,6 +7,7 @@ database is backed up with the SQLite backup API before its first step runs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -171,14 +172,18 @@ def schema_version(db: SqliteDatabase) -> int:
     return int(db.pragma("user_version"))
 
 
+def check_version(version: int, db_path: Path, head: int = SCHEMA_VERSION) -> None:
+    if version > head:
+        raise StorageError(
+            f"the library database {db_path} was created by a newer version of AI Images Studio "
+            f"(schema {version}, this version understands up to {head}); please update the app")
+
+
 def migrate(db: SqliteDatabase, db_path: Path, backups_dir: Path,
             steps: Sequence[Sequence[str]] = MIGRATIONS) -> Path | None:
     """Bring the database up to len(steps); returns the backup taken, if any."""
     current, head = schema_version(db), len(steps)
-    if current > head:
-        raise StorageError(
-            f"the library database {db_path} was created by a newer version of AI Images Studio "
-            f"(schema {current}, this version understands up to {head}); please update the app")
+    check_version(current, db_path, head)
     if current == head:
         return None
     backup = None
@@ -213,7 +218,8 @@ def backup_database(db: SqliteDatabase, db_path: Path, backups_dir: Path, versio
         finally:
             dest.close()
     except (OSError, sqlite3.Error) as exc:
-        target.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            target.unlink(missing_ok=True)
         raise StorageError(f"could not back up the library database to {backups_dir} before upgrading it "
                            f"({exc}); nothing was changed") from None
     log.info("backed up the library database (schema %d) to %s", version, target)

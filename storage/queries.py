@@ -12,6 +12,7 @@ from typing import Any
 
 import peewee
 
+from storage.base import BATCH
 from storage.layout import thumb_path_for
 from storage.paths import AppPaths
 from storage.records import ImageQuery, ImageRow
@@ -19,7 +20,6 @@ from storage.search import build_fts_query
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
 SORTS = ("newest", "oldest", "rating", "collection")
 _ORDER = {
     "newest": "i.created_at DESC, i.id DESC",
@@ -38,6 +38,7 @@ _FTS_IDS = "SELECT rowid FROM image_fts WHERE image_fts MATCH ?"
 
 def collection_id_by_name(db: peewee.SqliteDatabase, name: str) -> int | None:
     """Collection names are unique ignoring case (casefold, so also beyond ASCII)."""
+    name = " ".join(name.split())
     row = db.execute_sql("SELECT id FROM collection WHERE name = ?", (name,)).fetchone()
     if row is not None:
         return int(row[0])

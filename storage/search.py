@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 PREFIX_MIN_CHARS = 3  # "w1*" expands to ~1000 terms (280 ms at 100k rows); 3+ characters stay cheap
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A token: optional "-", then a quoted phrase (closing quote optional while typing) or a run of non-space.
 _TOKEN = re.compile(r'(-?)(?:"([^"]*)("?)|(\S+))')
 
@@ -26,7 +27,8 @@ class FtsQuery:
 
 def _quote(text: str) -> str | None:
     # The tokenizer drops punctuation anyway; a phrase with no word characters would match nothing.
-    cleaned = " ".join(text.replace('"', " ").split())
+    # NUL ends the string for FTS5's parser ("unterminated string"); other controls are noise too.
+    cleaned = " ".join(_CONTROL.sub(" ", text.replace('"', " ")).split())
     if not any(ch.isalnum() for ch in cleaned):
         return None
     return f'"{cleaned}"'

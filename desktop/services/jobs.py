@@ -32,6 +32,7 @@ from storage.journal import JobJournal, JobRecord
 
 log = logging.getLogger(__name__)
 
+MAX_POLL_FAILURES = 5
 SaveImages = Callable[[int, ImageRequest, ImageResult, str], Awaitable[list[int]]]
 
 
@@ -164,12 +165,13 @@ class JobService:
 
     async def _run(self, job_id: int, request: ImageRequest, chain: Sequence[str]) -> None:
         first = chain[0]
-        errors: list[str] = []
+        last_error: ProviderError | None = None
+        skipped: list[str] = []
         try:
             for index, provider_id in enumerate(chain):
                 attempt = request if index == 0 else adapt_for(request, self.catalogue.get(provider_id))
                 if attempt is None:
-                    errors.append(f"{provider_id}: cannot honour this request")
+                    skipped.append(provider_id)
                     continue
                 if index > 0:
                     self._emit(job_id, "fallback", "pending", provider_id, message=f"falling back from {first}")
@@ -177,10 +179,15 @@ class JobService:
                     await self._attempt(job_id, attempt, fallback_from=first if index else "")
                     return
                 except ProviderError as exc:
-                    errors.append(str(exc))
-                    if not exc.fallback_ok or index == len(chain) - 1:
-                        raise
+                    last_error = exc
+                    if not exc.fallback_ok:
+                        raise  # authentication, moderation, invalid request: never hidden by a fallback
                     log.info("job %s: %s failed (%s); trying the next provider", job_id, provider_id, exc.kind)
+            if last_error is None:
+                raise InvalidRequest("no provider in the chain can take this request", provider=first)
+            if skipped:
+                last_error.message += f" (fallback {', '.join(skipped)} cannot honour this request)"
+            raise last_error
         except asyncio.CancelledError:
             self.journal.update(job_id, state="cancelled", error_kind="cancelled", error_message="cancelled")
             self._emit(job_id, "cancelled", "cancelled", message="cancelled")
@@ -240,8 +247,22 @@ class JobService:
     async def _poll(self, job_id: int, provider: Provider, handle: TaskHandle, typical_s: float) -> ImageResult:
         started = time.monotonic()
         interval = getattr(getattr(provider, "config", None), "poll_interval_s", 2.0)
+        failures = 0
         while True:
-            status = await provider.poll(handle)
+            try:
+                status = await provider.poll(handle)
+                failures = 0
+            except ProviderError as exc:
+                # The task exists and may be billed: never fall back to another provider from here.
+                # Transient polling faults are ridden out; the provider keeps working on the task.
+                exc.fallback_ok = False
+                failures += 1
+                if not exc.retryable or failures >= MAX_POLL_FAILURES:
+                    raise
+                self._emit(job_id, "retrying", "running", handle.provider, message=str(exc),
+                           retry_in=interval)
+                await self._sleep(interval)
+                continue
             if status.state is TaskState.SUCCEEDED and status.result is not None:
                 return status.result
             if status.state is TaskState.FAILED:

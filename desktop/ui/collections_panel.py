@@ -114,7 +114,6 @@ class CollectionsPanel(QWidget):
         layout.setContentsMargins(10, 8, 10, 10)
         layout.setSpacing(6)
 
-        layout.addWidget(self._section("LIBRARY"))
         self.sources = QListWidget()
         self.sources.setObjectName("sidebar")
         self.sources.setIconSize(QSize(18, 18))

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QHBoxLayout, QLabel, QPushBu
 
 from desktop.asyncqt import TaskRunner
 from desktop.ui.icons import icon
+from desktop.ui.theme import ACCENT_STAR
 from desktop.ui.thumbnail_loader import decode_scaled
 from storage.records import ImageRow
 
@@ -48,7 +49,7 @@ class PreviewLabel(QLabel):
         super().__init__()
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumHeight(180)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._source = QPixmap()
 
     def set_source(self, pixmap: QPixmap) -> None:
@@ -112,7 +113,7 @@ class DetailPanel(QScrollArea):
         self.rating_buttons: list[QToolButton] = []
         for value in range(1, 6):
             button = QToolButton()
-            button.setText("★")
+            button.setIcon(icon("star"))
             button.setAutoRaise(True)
             button.setToolTip(f"Rate {value} (key {value}); click the current rating to clear")
             button.clicked.connect(lambda _=False, v=value: self._rating_clicked(v))
@@ -123,11 +124,17 @@ class DetailPanel(QScrollArea):
         self.copy_prompt.clicked.connect(lambda: self._copy("prompt"))
         self.copy_seed = QPushButton("Copy seed")
         self.copy_seed.clicked.connect(lambda: self._copy("seed"))
-        actions.addWidget(self.copy_prompt)
-        actions.addWidget(self.copy_seed)
+        copies = QHBoxLayout()
+        copies.setSpacing(6)
+        copies.addWidget(self.copy_prompt)
+        copies.addWidget(self.copy_seed)
+        copies.addStretch(1)
         self.actions_row = QWidget()
-        self.actions_row.setLayout(actions)
-        actions.setContentsMargins(0, 0, 0, 0)
+        rows = QVBoxLayout(self.actions_row)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(8)
+        rows.addLayout(actions)
+        rows.addLayout(copies)
         layout.addWidget(self.actions_row)
 
         self.form = QFormLayout()
@@ -172,10 +179,10 @@ class DetailPanel(QScrollArea):
             return
         self.favorite_button.blockSignals(True)
         self.favorite_button.setChecked(row.favorite)
-        self.favorite_button.setIcon(icon("star-filled" if row.favorite else "star"))
+        self.favorite_button.setIcon(icon("star-filled", ACCENT_STAR) if row.favorite else icon("star"))
         self.favorite_button.blockSignals(False)
         for k, button in enumerate(self.rating_buttons, start=1):
-            button.setStyleSheet("color: #f5b923;" if k <= row.rating else "")
+            button.setIcon(icon("star-filled", ACCENT_STAR) if k <= row.rating else icon("star"))
         self.copy_seed.setEnabled(row.seed is not None)
         if not same_image:
             self._load_preview(row)

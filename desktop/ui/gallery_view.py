@@ -29,20 +29,7 @@ class GalleryView(QAbstractItemView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMouseTracking(True)
-        self.setDragEnabled(True)
-        self.setAcceptDrops(True)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
-        self.setFrameShape(QAbstractItemView.Shape.NoFrame)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.viewport().setBackgroundRole(QPalette.ColorRole.Base)
         self._delegate = GalleryDelegate(self)
-        self.setItemDelegate(self._delegate)
         self.tile = 180  # logical px of the thumbnail area
         self.columns = 1
         self.cell = QSize(self.tile, self.tile)
@@ -55,6 +42,19 @@ class GalleryView(QAbstractItemView):
         self._wanted_timer.setSingleShot(True)
         self._wanted_timer.setInterval(50)  # debounce: scrolling emits far more often than we need
         self._wanted_timer.timeout.connect(self.refresh_wanted)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMouseTracking(True)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setFrameShape(QAbstractItemView.Shape.NoFrame)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.viewport().setBackgroundRole(QPalette.ColorRole.Base)
+        self.setItemDelegate(self._delegate)
         self.verticalScrollBar().valueChanged.connect(lambda _v: self._wanted_timer.start())
 
     # -- model wiring ------------------------------------------------------------------------------------

@@ -33,16 +33,24 @@ def svg_pixmap(name: str, px: int, color: QColor, dpr: float = 1.0) -> QPixmap:
     return pm
 
 
+_icons: dict[tuple[str, int, int], QIcon] = {}
+
+
 def icon(name: str, color: QColor | None = None) -> QIcon:
-    """A QIcon with normal and disabled states in the palette's text colours."""
+    """A QIcon with normal and disabled states in the palette's text colours (cached per colour)."""
     palette = QGuiApplication.palette()
     normal = color or palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText)
     disabled = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText)
+    key = (name, normal.rgba(), disabled.rgba())
+    cached = _icons.get(key)
+    if cached is not None:
+        return cached
     result = QIcon()
-    for px in (16, 20, 24, 32, 48):
+    for px in (16, 20, 24, 32):
         for dpr in (1.0, 2.0):
             result.addPixmap(svg_pixmap(name, px, normal, dpr), QIcon.Mode.Normal)
             result.addPixmap(svg_pixmap(name, px, disabled, dpr), QIcon.Mode.Disabled)
+    _icons[key] = result
     return result
 
 

@@ -22,6 +22,8 @@ QLabel#detailKey { color: palette(placeholder-text); }
 QLabel#hint { color: palette(placeholder-text); }
 QListWidget#sidebar { border: none; background: transparent; outline: none; }
 QListWidget#sidebar::item { padding: 5px 6px; border-radius: 6px; }
+QListWidget#sidebar::item:hover { background: palette(midlight); }
+QListWidget#sidebar::item:selected { background: palette(highlight); color: palette(highlighted-text); }
 QFrame#generatePanel { border-bottom: 1px solid palette(midlight); }
 QFrame#filterBar { border-bottom: 1px solid palette(midlight); }
 """

@@ -1,4 +1,4 @@
-"""OpenAIProvider against the loopback OpenAI fake: fields sent, key handling, results and every error shape."""
+"""OpenAIProvider against the loopback OpenAI fake: fields sent, key handling, results, every error shape."""
 
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ async def make(fake: OpenAIFake, sleeps: Sleeps) -> AsyncIterator[Any]:
 
 
 def req(**kw: Any) -> ImageRequest:
-    return ImageRequest(**{"prompt": "a watercolor fox in snow", "provider": "openai", "model": "gpt-image-2", **kw})
+    base = {"prompt": "a watercolor fox in snow", "provider": "openai", "model": "gpt-image-2"}
+    return ImageRequest(**{**base, **kw})
 
 
 def assert_key_only_in_auth_header(fake: OpenAIFake, key: str = KEY) -> None:
@@ -99,7 +100,8 @@ async def test_generation_sends_documented_fields_and_returns_images(fake: OpenA
     assert call.header("authorization") == f"Bearer {KEY}"
     assert call.header("content-type") == "application/json"
     assert call.json() == {"model": "gpt-image-2", "prompt": "a watercolor fox in snow", "n": 2,
-                           "size": "1536x1024", "quality": "high", "output_format": "png", "background": "opaque"}
+                           "size": "1536x1024", "quality": "high", "output_format": "png",
+                           "background": "opaque"}
     assert_key_only_in_auth_header(fake)
     assert isinstance(result, ImageResult)
     assert len(result.images) == 2 and result.images[0].data != result.images[1].data
@@ -134,11 +136,12 @@ def test_size_for_aspect_refuses_what_a_fixed_size_model_lacks() -> None:
 
 async def test_image_to_image_uses_multipart_edits(fake: OpenAIFake, make: Any) -> None:
     source = png_bytes(16, 16, (1, 2, 3))
-    result = await make().submit(req(prompt="make it night time", init_image=source, init_image_mime="image/png",
+    result = await make().submit(req(prompt="make it night time", init_image=source,
+                                     init_image_mime="image/png",
                                      extras=(("moderation", "low"), ("input_fidelity", "high"))))
     assert not fake.calls("generations")
     (call,) = fake.calls("edits")
-    assert call.header("content-type", ).startswith("multipart/form-data")
+    assert call.header("content-type").startswith("multipart/form-data")
     parts = call.multipart()
     assert parts["image"] == [source]
     assert parts["prompt"] == [b"make it night time"] and parts["model"] == [b"gpt-image-2"]
@@ -227,7 +230,8 @@ async def test_wrong_key_is_auth_error_and_never_echoed(fake: OpenAIFake, make: 
                       etype="insufficient_quota", code="insufficient_quota"), InsufficientCredits, "quota"),
 ])
 async def test_documented_errors_map_to_typed_errors(fake: OpenAIFake, make: Any, kwargs: dict[str, Any],
-                                                     fault: Reply | None, expected: type, fragment: str) -> None:
+                                                     fault: Reply | None, expected: type,
+                                                     fragment: str) -> None:
     if fault is not None:
         fault.headers["x-request-id"] = "req_err"
         fake.fault("generations", fault)
@@ -252,7 +256,8 @@ async def test_rate_limit_honours_retry_after_then_succeeds(fake: OpenAIFake, ma
     assert len(fake.calls("generations")) == 2
 
 
-async def test_rate_limit_beyond_budget_is_raised_at_once(fake: OpenAIFake, make: Any, sleeps: Sleeps) -> None:
+async def test_rate_limit_beyond_budget_is_raised_at_once(fake: OpenAIFake, make: Any,
+                                                          sleeps: Sleeps) -> None:
     fake.fault("generations", openai_error(429, "slow down", code="rate_limit_exceeded",
                                            headers={"retry-after": "30"}))
     with pytest.raises(RateLimited) as info:
@@ -285,7 +290,8 @@ async def test_persistent_server_error_is_provider_down(fake: OpenAIFake, make: 
 
 
 async def test_x_should_retry_false_stops_retries(fake: OpenAIFake, make: Any, sleeps: Sleeps) -> None:
-    fake.fault("generations", openai_error(500, "no", etype="server_error", headers={"x-should-retry": "false"}))
+    fake.fault("generations", openai_error(500, "no", etype="server_error",
+                                           headers={"x-should-retry": "false"}))
     with pytest.raises(ProviderDown):
         await make().submit(req())
     assert sleeps == [] and len(fake.calls("generations")) == 1
@@ -318,7 +324,8 @@ async def test_truncated_body_is_not_resent(fake: OpenAIFake, make: Any, sleeps:
     Reply(200, {"created": 1, "data": [{"revised_prompt": "no image here"}]}),
     Reply(200, {"created": 1, "data": ["iVBORw0KGgo="]}),
 ])
-async def test_malformed_success_bodies_are_invalid_responses(fake: OpenAIFake, make: Any, reply: Reply) -> None:
+async def test_malformed_success_bodies_are_invalid_responses(fake: OpenAIFake, make: Any,
+                                                               reply: Reply) -> None:
     fake.fault("generations", reply)
     with pytest.raises(InvalidResponse) as info:
         await make().submit(req())

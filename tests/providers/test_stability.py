@@ -57,8 +57,8 @@ async def make(fake: StabilityFake, sleeps: Sleeps) -> AsyncIterator[Any]:
     made: list[StabilityProvider] = []
 
     def factory(key: str | None = KEY, **cfg: Any) -> StabilityProvider:
-        provider = StabilityProvider(ProviderConfig("stability", fake.url, key, **cfg), CATALOGUE.get("stability"),
-                                     sleep=sleeps)
+        config = ProviderConfig("stability", fake.url, key, **cfg)
+        provider = StabilityProvider(config, CATALOGUE.get("stability"), sleep=sleeps)
         made.append(provider)
         return provider
 
@@ -100,13 +100,15 @@ def test_model_ids_pick_the_endpoint() -> None:
 
 
 async def test_core_sends_multipart_fields_and_returns_the_image(fake: StabilityFake, make: Any) -> None:
-    result = await make().submit(req(negative_prompt="people", aspect_ratio="16:9", seed=77, style="photographic"))
+    result = await make().submit(req(negative_prompt="people", aspect_ratio="16:9", seed=77,
+                                     style="photographic"))
     (call,) = fake.calls("core")
     assert call.header("authorization") == f"Bearer {KEY}"
     assert call.header("accept") == "application/json"
     assert call.header("content-type").startswith("multipart/form-data")
-    assert fields(call) == {"prompt": "a lighthouse on a cliff", "negative_prompt": "people", "aspect_ratio": "16:9",
-                            "seed": "77", "style_preset": "photographic", "output_format": "png"}
+    assert fields(call) == {"prompt": "a lighthouse on a cliff", "negative_prompt": "people",
+                            "aspect_ratio": "16:9", "seed": "77", "style_preset": "photographic",
+                            "output_format": "png"}
     assert_key_only_in_auth_header(fake)
     (image,) = result.images
     assert image.seed == 77 and image.mime == "image/png" and image.data.startswith(b"\x89PNG")
@@ -145,7 +147,8 @@ async def test_sd3_sends_model_and_mode_and_leaves_out_what_it_lacks(fake: Stabi
     await make().submit(req(model="sd3.5-large-turbo", negative_prompt="fog"))
     await make().submit(req(model="sd3.5-medium", init_image=png_bytes(), extras=(("cfg_scale", 4),)))
     first, turbo, i2i = (fields(c) for c in fake.calls("sd3"))
-    assert first["model"] == "sd3.5-large" and first["negative_prompt"] == "fog" and "style_preset" not in first
+    assert first["model"] == "sd3.5-large" and first["negative_prompt"] == "fog"
+    assert "style_preset" not in first
     assert turbo["model"] == "sd3.5-large-turbo" and "negative_prompt" not in turbo
     assert i2i["mode"] == "image-to-image" and i2i["strength"] == "0.65" and i2i["cfg_scale"] == "4"
 
@@ -207,8 +210,9 @@ async def test_v1_snaps_to_an_sdxl_size(fake: StabilityFake, make: Any) -> None:
 
 async def test_v1_keeps_unfiltered_artifacts(fake: StabilityFake, make: Any) -> None:
     good = base64.b64encode(png_bytes()).decode()
-    fake.fault("v1_t2i", Reply(200, {"artifacts": [{"base64": good, "seed": 1, "finishReason": "SUCCESS"},
-                                                   {"base64": good, "seed": 2, "finishReason": "CONTENT_FILTERED"}]}))
+    artifacts = [{"base64": good, "seed": 1, "finishReason": "SUCCESS"},
+                 {"base64": good, "seed": 2, "finishReason": "CONTENT_FILTERED"}]
+    fake.fault("v1_t2i", Reply(200, {"artifacts": artifacts}))
     result = await make().submit(req(model=SDXL, count=2))
     assert [i.seed for i in result.images] == [1] and result.usage["not_returned"] == ["CONTENT_FILTERED"]
 
@@ -219,7 +223,8 @@ async def test_v1_image_to_image_multipart(fake: StabilityFake, make: Any) -> No
     (call,) = fake.calls("v1_i2i")
     assert call.multipart()["init_image"] == [source]
     sent = fields(call)
-    assert sent["text_prompts[0][text]"] == "a lighthouse on a cliff" and sent["text_prompts[0][weight]"] == "1"
+    assert sent["text_prompts[0][text]"] == "a lighthouse on a cliff"
+    assert sent["text_prompts[0][weight]"] == "1"
     assert sent["text_prompts[1][text]"] == "fog" and sent["text_prompts[1][weight]"] == "-1"
     assert sent["image_strength"] == "0.75" and sent["init_image_mode"] == "IMAGE_STRENGTH"
     assert sent["seed"] == "3" and sent["samples"] == "1"
@@ -294,7 +299,8 @@ async def test_out_of_credits_from_the_fake_ledger(fake: StabilityFake, make: An
 async def test_rate_limit_waits_out_the_lockout_then_succeeds(fake: StabilityFake, make: Any,
                                                               sleeps: Sleeps) -> None:
     fake.fault("core", Reply(429, {"name": "rate_limit_exceeded", "errors": ["too many requests"]}))
-    fake.fault("core", Reply(429, {"name": "rate_limit_exceeded", "errors": ["x"]}, headers={"Retry-After": "3"}))
+    fake.fault("core", Reply(429, {"name": "rate_limit_exceeded", "errors": ["x"]},
+                             headers={"Retry-After": "3"}))
     assert len((await make().submit(req())).images) == 1
     assert sleeps == [60.0, 3.0]  # no header: the documented 60 s lockout
 
@@ -328,7 +334,8 @@ async def test_hang_beyond_deadline(fake: StabilityFake, make: Any) -> None:
     (Reply(200, b'{"image": "iVBOR', headers={"Content-Type": "application/json"}), InvalidResponse),
     (Reply(200, {"image": "%%% not base64", "finish_reason": "SUCCESS"}), InvalidResponse),
     (Reply(200, {"finish_reason": "SUCCESS", "seed": 1}), InvalidResponse),
-    (Reply(200, {"image": base64.b64encode(b"<html>").decode(), "finish_reason": "SUCCESS"}), InvalidResponse),
+    (Reply(200, {"image": base64.b64encode(b"<html>").decode(), "finish_reason": "SUCCESS"}),
+     InvalidResponse),
     (Reply(200, b"<html>not an image</html>", headers={"Content-Type": "image/png"}), InvalidResponse),
     (Reply(200, json.dumps(["a list"]), headers={"Content-Type": "application/json"}), InvalidResponse),
 ])

@@ -34,6 +34,7 @@ class Job:
     polls: int = 0
     outcome: str = "success"
     interrupted: bool = False
+    finished: bool = False
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,9 +96,10 @@ class ComfyUIFake(FakeServer):
         return Reply(200, {"prompt_id": job.prompt_id, "number": job.number, "node_errors": {}})
 
     def _state(self, job: Job) -> str:
-        if job.interrupted or job.polls >= self.pending_polls + self.running_polls:
+        """The queue a job is in after `job.polls` empty history answers (the k-th answer counts as k)."""
+        if job.interrupted or job.finished:
             return "done"
-        return "pending" if job.polls < self.pending_polls else "running"
+        return "pending" if self.pending_polls and job.polls <= self.pending_polls else "running"
 
     def _entry(self, job: Job) -> tuple[Any, ...]:
         return (job.number, job.prompt_id, job.graph, {"client_id": "x"}, ["9"])
@@ -132,10 +134,10 @@ class ComfyUIFake(FakeServer):
             job = self.jobs.get(req.match.group("id"))
             if job is None:
                 return Reply(200, {})
-            if self._state(job) != "done":
+            if not job.interrupted and job.polls < self.pending_polls + self.running_polls:
                 job.polls += 1
-                if self._state(job) != "done":
-                    return Reply(200, {})
+                return Reply(200, {})
+            job.finished = True
             return Reply(200, {job.prompt_id: self._history_entry(job)})
 
     def _history_entry(self, job: Job) -> dict[str, Any]:

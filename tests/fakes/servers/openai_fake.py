@@ -17,7 +17,8 @@ from typing import Any
 from tests.fakes.servers.base import FakeServer, Reply, Request, png_bytes
 
 STANDARD_SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
-DALLE_SIZES = {"dall-e-2": {"256x256", "512x512", "1024x1024"}, "dall-e-3": {"1024x1024", "1792x1024", "1024x1792"}}
+DALLE_SIZES = {"dall-e-2": {"256x256", "512x512", "1024x1024"},
+               "dall-e-3": {"1024x1024", "1792x1024", "1024x1792"}}
 GPT_ONLY = ("output_format", "output_compression", "background", "moderation", "stream", "partial_images")
 KNOWN_FIELDS = {"model", "prompt", "n", "size", "quality", "style", "response_format", "user", *GPT_ONLY}
 EDIT_FIELDS = (KNOWN_FIELDS - {"moderation", "style"}) | {"input_fidelity", "image", "image[]", "mask"}
@@ -41,7 +42,8 @@ def free_size_ok(size: str) -> bool:
 
 class OpenAIFake(FakeServer):
     def __init__(self, key: str = "sk-test-openai-0123456789abcdef",
-                 shut_down: tuple[str, ...] = ("gpt-image-1",), blocked_words: tuple[str, ...] = ("forbidden",),
+                 shut_down: tuple[str, ...] = ("gpt-image-1",),
+                 blocked_words: tuple[str, ...] = ("forbidden",),
                  models: tuple[str, ...] = ("gpt-image-2", "gpt-image-1.5", "dall-e-3", "dall-e-2")) -> None:
         super().__init__()
         self.key = key
@@ -73,7 +75,8 @@ class OpenAIFake(FakeServer):
         model = str(fields.get("model") or "dall-e-2")
         unknown = sorted(set(fields) - allowed)
         if unknown:
-            return openai_error(400, f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0])
+            return openai_error(400, f"Unrecognized request argument supplied: {unknown[0]}",
+                                param=unknown[0])
         if model in self.shut_down or model not in self.models:
             return openai_error(404, f"The model `{model}` does not exist or you do not have access to it.",
                                 code="model_not_found")
@@ -104,7 +107,8 @@ class OpenAIFake(FakeServer):
             if fields.get("quality", "auto") not in ("auto", "low", "medium", "high"):
                 return openai_error(400, "Invalid 'quality'.", param="quality", code="invalid_value")
             if fields.get("output_format", "png") not in ("png", "jpeg", "webp"):
-                return openai_error(400, "Invalid 'output_format'.", param="output_format", code="invalid_value")
+                return openai_error(400, "Invalid 'output_format'.", param="output_format",
+                                    code="invalid_value")
             if fields.get("moderation", "auto") not in ("auto", "low"):
                 return openai_error(400, "Invalid 'moderation'.", param="moderation", code="invalid_value")
         if not sizes_ok:
@@ -140,7 +144,8 @@ class OpenAIFake(FakeServer):
             return openai_error(400, "Missing required parameter: 'image'.", param="image",
                                 code="missing_required_parameter")
         if any(not img.startswith((b"\x89PNG", b"\xff\xd8\xff", b"RIFF")) for img in images):
-            return openai_error(400, "Invalid image file or mode.", param="image", code="invalid_image_format")
+            return openai_error(400, "Invalid image file or mode.", param="image",
+                                code="invalid_image_format")
         fields: dict[str, Any] = {k: v[0].decode("utf-8", "replace") for k, v in parts.items()}
         reply = self._validate(fields, EDIT_FIELDS)
         fields.pop("image", None), fields.pop("image[]", None), fields.pop("mask", None)
@@ -168,10 +173,12 @@ class OpenAIFake(FakeServer):
         text_in = max(1, len(str(fields["prompt"])) // 4)
         body = {
             "created": 1763980000,
-            "data": [{"b64_json": base64.b64encode(png_bytes(color=(200, 10 * i, 40))).decode()} for i in range(n)],
+            "data": [{"b64_json": base64.b64encode(png_bytes(color=(200, 10 * i, 40))).decode()}
+                     for i in range(n)],
             "background": "opaque", "output_format": fields.get("output_format", "png"),
             "quality": fields.get("quality", "medium"), "size": "1024x1024" if size == "auto" else size,
-            "usage": {"input_tokens": text_in, "input_tokens_details": {"text_tokens": text_in, "image_tokens": 0},
+            "usage": {"input_tokens": text_in,
+                      "input_tokens_details": {"text_tokens": text_in, "image_tokens": 0},
                       "output_tokens": out, "output_tokens_details": {"image_tokens": out, "text_tokens": 0},
                       "total_tokens": text_in + out},
         }

@@ -20,9 +20,9 @@ from typing import Any
 from tests.fakes.servers.base import FakeServer, Reply, Request, png_bytes
 
 RATIOS = {"16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21"}
-STYLES = {"3d-model", "analog-film", "anime", "cinematic", "comic-book", "digital-art", "enhance", "fantasy-art",
-          "isometric", "line-art", "low-poly", "modeling-compound", "neon-punk", "origami", "photographic",
-          "pixel-art", "tile-texture"}
+STYLES = {"3d-model", "analog-film", "anime", "cinematic", "comic-book", "digital-art", "enhance",
+          "fantasy-art", "isometric", "line-art", "low-poly", "modeling-compound", "neon-punk", "origami",
+          "photographic", "pixel-art", "tile-texture"}
 SDXL_SIZES = {(1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216), (1344, 768), (768, 1344),
               (1536, 640), (640, 1536)}
 SD3_MODELS = {"sd3.5-large": 6.5, "sd3.5-large-turbo": 4.0, "sd3.5-medium": 3.5}
@@ -48,7 +48,8 @@ def png_size(data: bytes) -> tuple[int, int] | None:
 
 class StabilityFake(FakeServer):
     def __init__(self, key: str = "sk-test-stability-0123456789", credits: float = 100.0,
-                 filtered_words: tuple[str, ...] = ("blurme",), flagged_words: tuple[str, ...] = ("forbidden",)) -> None:
+                 filtered_words: tuple[str, ...] = ("blurme",),
+                 flagged_words: tuple[str, ...] = ("forbidden",)) -> None:
         super().__init__()
         self.key = key
         self.credits = credits
@@ -93,7 +94,8 @@ class StabilityFake(FakeServer):
         if not 1 <= len(prompt) <= 10000:
             return v2_error(400, "bad_request", "prompt: is required and must be 1 to 10000 characters")
         if "aspect_ratio" in f and (f["aspect_ratio"] not in RATIOS or image is not None):
-            return v2_error(400, "bad_request", "aspect_ratio: must be one of the allowed values (text-to-image)")
+            return v2_error(400, "bad_request",
+                            "aspect_ratio: must be one of the allowed values (text-to-image only)")
         if "style_preset" in f and (f["style_preset"] not in STYLES or endpoint == "sd3"):
             return v2_error(400, "bad_request", "style_preset: invalid value")
         if "seed" in f and not (f["seed"].isdigit() and int(f["seed"]) <= 4294967294):
@@ -120,7 +122,8 @@ class StabilityFake(FakeServer):
             if not image.startswith((b"\x89PNG", b"\xff\xd8\xff", b"RIFF")):
                 return v2_error(400, "bad_request", "image: unsupported format")
         if any(w in prompt.lower() for w in self.flagged_words):
-            return v2_error(403, "content_moderation", "Your request was flagged by our content moderation system")
+            return v2_error(403, "content_moderation",
+                            "Your request was flagged by our content moderation system")
         if not self._charge(cost):
             return v2_error(402, "payment_required", "You lack sufficient credits to make this request")
         seed = self._seed(f.get("seed"))
@@ -129,13 +132,14 @@ class StabilityFake(FakeServer):
         data = png_bytes(color=(90, 90, 90) if filtered else (seed % 256, 60, 120))
         headers = {"x-request-id": f"stab-{seed}"}
         if (req.header("accept") or "").startswith("application/json"):
-            return Reply(200, {"image": base64.b64encode(data).decode(), "finish_reason": reason, "seed": seed},
-                         headers=headers)
-        return Reply(200, data, headers={"Content-Type": "image/png", "finish-reason": reason, "seed": str(seed),
-                                         **headers})
+            body = {"image": base64.b64encode(data).decode(), "finish_reason": reason, "seed": seed}
+            return Reply(200, body, headers=headers)
+        return Reply(200, data, headers={"Content-Type": "image/png", "finish-reason": reason,
+                                         "seed": str(seed), **headers})
 
     # -- v1 ---------------------------------------------------------------------------------------------
-    def _v1_common(self, req: Request, prompts: list[dict[str, Any]], scalars: dict[str, Any]) -> Reply | None:
+    def _v1_common(self, req: Request, prompts: list[dict[str, Any]],
+                   scalars: dict[str, Any]) -> Reply | None:
         engine = req.match.group("engine") if req.match else ""
         if engine not in ENGINES:
             return v1_error(404, "not_found", f"The specified engine (ID {engine}) was not found.")

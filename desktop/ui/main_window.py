@@ -1,0 +1,450 @@
+"""The library window: collections (left), prompt + filters + gallery (centre), details (right).
+
+Constructed by the composition root: `MainWindow(services, runner, on_close)`. Closing the window accepts
+the event and calls `on_close`; the app's coroutine then does the async teardown and quits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtGui import QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
+
+from desktop.asyncqt import TaskRunner, run_dialog
+from desktop.services.container import AppServices
+from desktop.services.events import LibraryEvent
+from desktop.ui.actions import SPECS, ShortcutsDialog, build_actions
+from desktop.ui.collections_panel import CollectionsPanel, Scope
+from desktop.ui.commands import LibraryCommands
+from desktop.ui.detail_panel import DetailPanel
+from desktop.ui.dialogs import confirm, pick_paths
+from desktop.ui.filter_bar import FilterBar
+from desktop.ui.gallery_menu import build_gallery_menu
+from desktop.ui.gallery_model import GalleryModel
+from desktop.ui.gallery_view import GalleryView
+from desktop.ui.generate_panel import GeneratePanel
+from desktop.ui.import_controller import IMAGE_FILTER, ImportController
+from desktop.ui.theme import STYLESHEET
+from desktop.ui.thumbnail_loader import ThumbnailLoader
+from storage.records import ImageQuery
+
+log = logging.getLogger(__name__)
+TITLE = "AI Images Studio"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, services: AppServices, runner: TaskRunner, on_close: Callable[[], None]) -> None:
+        super().__init__()
+        self.services = services
+        self.library = services.library
+        self.runner = runner
+        self.on_close = on_close
+        self.setWindowTitle(TITLE)
+        self.setObjectName("mainWindow")
+        self.setStyleSheet(STYLESHEET)
+        self.resize(1400, 900)
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+
+        self.loader = ThumbnailLoader(self, workers=2)
+        self.model = GalleryModel(self.library, self.loader, self)
+        self.view = GalleryView()
+        self.view.setModel(self.model)
+        self.filters = FilterBar()
+        self.generate = GeneratePanel()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.generate)
+        column.addWidget(self.filters)
+        column.addWidget(self.view, 1)
+        self.setCentralWidget(central)
+
+        self.detail = DetailPanel(runner, self.report_error)
+        self.detail_dock = self._dock("Details", "detailDock", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.detail_dock.setMinimumWidth(300)
+        self.collections = CollectionsPanel(self.library, self.loader, runner, self.target_ids, self.report_error)
+        self.collections_dock = self._dock("Library", "collectionsDock", self.collections,
+                                           Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.collections_dock.setMinimumWidth(220)
+        self.resizeDocks([self.collections_dock, self.detail_dock], [240, 340], Qt.Orientation.Horizontal)
+
+        self.commands = LibraryCommands(self.library, self._undo_changed)
+        self.count_label = QLabel()
+        self.statusBar().addWidget(self.count_label)
+        self.imports = ImportController(self.library, runner, self.statusBar(), self, self.report_error)
+        self.actions = build_actions(self, self._handlers(), self.view)
+        self._build_menus()
+
+        self._resync_timer = QTimer(self)
+        self._resync_timer.setSingleShot(True)
+        self._resync_timer.setInterval(30)  # coalesce bursts of library events into one id query
+        self._resync_timer.timeout.connect(self.resync)
+        self._unsubscribe = self.library.events.subscribe(self._on_library_event)
+
+        self.filters.changed.connect(self.apply_query)
+        self.filters.tileSizeChanged.connect(self.view.set_tile_size)
+        self.collections.scopeChanged.connect(self._scope_changed)
+        self.collections.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.view.currentImageChanged.connect(self._show_details)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        self.view.customContextMenuRequested.connect(self._gallery_menu)
+        self.view.filesDropped.connect(self.import_paths)
+        self.view.reorderRequested.connect(self.reorder)
+        self.detail.favoriteToggled.connect(lambda on: self._on_ids(lambda ids: self.commands.set_favorite(ids, on)))
+        self.detail.ratingChosen.connect(self.rate)
+        self.model.countChanged.connect(lambda _n: self._update_status())
+        self.imports.finished.connect(lambda _r: self.filters.set_providers(self.library.providers()))
+
+        self.collections.reload()
+        self.filters.set_providers(self.library.providers())
+        self.apply_query()
+        self.view.setFocus()
+
+    # -- construction ------------------------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _handlers(self) -> dict[str, Callable[[], None]]:
+        spawn = self.spawn
+        handlers: dict[str, Callable[[], None]] = {
+            "import_files": lambda: spawn(self.ask_import(folder=False)),
+            "import_folder": lambda: spawn(self.ask_import(folder=True)),
+            "export_collection": lambda: spawn(self.ask_export()),
+            "new_collection": self.new_collection,
+            "quit": self.close,
+            "undo": self.undo,
+            "select_all": self.view.selectAll,
+            "select_none": self.view.clearSelection,
+            "favorite": self.toggle_favorite,
+            "rate_0": lambda: self.rate(0),
+            "reject": self.toggle_reject,
+            "remove_from_collection": self.remove_from_collection,
+            "trash": self.trash,
+            "restore": self.restore,
+            "empty_trash": lambda: spawn(self.empty_trash()),
+            "rename_collection": self.rename_collection,
+            "move_earlier": lambda: self.move_selection(-1),
+            "move_later": lambda: self.move_selection(+1),
+            "find": self.focus_search,
+            "bigger": lambda: self.filters.size_slider.setValue(self.filters.size_slider.value() + 32),
+            "smaller": lambda: self.filters.size_slider.setValue(self.filters.size_slider.value() - 32),
+            "show_trash": self._toggle_trash,
+            "toggle_details": lambda: self.detail_dock.setVisible(not self.detail_dock.isVisible()),
+            "shortcuts": lambda: spawn(run_dialog(ShortcutsDialog(self))),
+            "about": lambda: spawn(self.about()),
+        }
+        for n in range(1, 6):
+            handlers[f"rate_{n}"] = lambda n=n: self.rate(n)
+        for key in ("newest", "oldest", "rating", "collection"):
+            handlers[f"sort_{key}"] = lambda key=key: self.filters.set_sort(key)
+        return handlers
+
+    def _build_menus(self) -> None:
+        menus: dict[str, QMenu] = {}
+        sort_group = QActionGroup(self)
+        for spec in SPECS:
+            if not spec.menu:
+                continue
+            menu = menus.get(spec.menu)
+            if menu is None:
+                menu = menus[spec.menu] = self.menuBar().addMenu(f"&{spec.menu}")
+            if spec.separator_before:
+                menu.addSeparator()
+            menu.addAction(self.actions[spec.key])
+            if spec.key.startswith("sort_"):
+                sort_group.addAction(self.actions[spec.key])
+        self.detail_dock.visibilityChanged.connect(self.actions["toggle_details"].setChecked)
+        self.actions["toggle_details"].setChecked(True)
+
+    def spawn(self, coro: object) -> None:
+        self.runner.spawn(coro, on_error=self.report_error)  # type: ignore[arg-type]
+
+    def report_error(self, exc: BaseException) -> None:
+        log.error("action failed", exc_info=exc)
+        self.statusBar().showMessage(f"Error: {exc}", 10000)
+        box = QMessageBox(QMessageBox.Icon.Critical, TITLE, str(exc) or type(exc).__name__,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("errorDialog")
+        box.open()  # non-blocking; never exec() here (this may run inside a task's callback)
+
+    # -- query -------------------------------------------------------------------------------------------
+    def current_query(self) -> ImageQuery:
+        scope = self.collections.scope()
+        query = self.filters.apply(ImageQuery())
+        return replace(query, favorites=query.favorites or scope.kind == "favorites",
+                       trashed=scope.kind == "trash",
+                       collection=scope.name if scope.kind == "collection" else "")
+
+    def apply_query(self) -> None:
+        query = self.current_query()
+        self.model.set_query(query)
+        scope = self.collections.scope()
+        self.view.reorder_enabled = scope.kind == "collection" and query.sort == "collection" and not (
+            self.filters.active_filters())
+        if scope.kind == "trash":
+            self.view.empty_title, self.view.empty_hint = "Trash is empty", "Images you delete wait here."
+        elif self.filters.active_filters() or scope.kind == "favorites":
+            self.view.empty_title, self.view.empty_hint = "No matching images", "Try a different search or filter."
+        elif scope.kind == "collection":
+            self.view.empty_title = "This collection is empty"
+            self.view.empty_hint = "Drag images onto it in the sidebar, or use “Add to collection” in the gallery."
+        else:
+            self.view.empty_title = "Your library is empty"
+            self.view.empty_hint = "Drop images or folders here, or use File ▸ Import"
+        self.actions[f"sort_{query.sort}"].setChecked(True)
+        self.actions["show_trash"].setChecked(scope.kind == "trash")
+        self._update_actions()
+        self._show_details(self.view.current_id())
+
+    def resync(self) -> None:
+        self.model.refresh()
+        self._show_details(self.view.current_id())
+
+    def _scope_changed(self, scope: Scope) -> None:
+        self.filters.set_collection_mode(scope.kind == "collection")
+        self.apply_query()
+
+    def _on_library_event(self, event: LibraryEvent) -> None:
+        if event.kind == "changed":
+            self.model.invalidate(event.image_ids)
+            if self.view.current_id() in event.image_ids:
+                self._show_details(self.view.current_id())
+            q = self.model.query
+            if q.favorites or q.min_rating or q.sort == "rating" or not q.include_rejected or q.collection:
+                self._resync_timer.start()
+        elif event.kind == "collections":
+            self.collections.reload()
+            if self.model.query.collection:
+                self._resync_timer.start()
+        else:  # added / removed / reset
+            if event.kind == "reset":
+                self.collections.reload()
+            self._resync_timer.start()
+
+    # -- selection and details ---------------------------------------------------------------------------
+    def target_ids(self) -> list[int]:
+        ids = self.view.selected_ids()
+        if not ids and self.view.current_id() >= 0:
+            ids = [self.view.current_id()]
+        return ids
+
+    def _on_ids(self, fn: Callable[[list[int]], object]) -> None:
+        ids = self.target_ids()
+        if ids:
+            fn(ids)
+
+    def _show_details(self, image_id: int) -> None:
+        row = self.library.get(image_id) if image_id >= 0 else None
+        if row is not None and row.trashed != self.model.query.trashed:
+            row = None
+        self.detail.show_row(row)
+        if row is not None:
+            self.detail.show_placeholder(self.loader.pixmap(row.id, self.model.thumb_px))
+
+    def _selection_changed(self) -> None:
+        self._update_status()
+        self._update_actions()
+
+    def _update_status(self) -> None:
+        n = self.model.rowCount()
+        selected = len(self.view.selectionModel().selectedIndexes())
+        text = f"{n:,} image{'s' if n != 1 else ''}"
+        if selected:
+            text += f"  ·  {selected:,} selected"
+        self.count_label.setText(text)
+
+    def _update_actions(self) -> None:
+        scope = self.collections.scope()
+        in_trash = scope.kind == "trash"
+        in_collection = scope.kind == "collection"
+        self.actions["trash"].setEnabled(not in_trash)
+        self.actions["restore"].setEnabled(in_trash)
+        self.actions["remove_from_collection"].setEnabled(in_collection)
+        self.actions["rename_collection"].setEnabled(in_collection)
+        self.actions["export_collection"].setEnabled(in_collection)
+        self.actions["sort_collection"].setEnabled(in_collection)
+        for key in ("move_earlier", "move_later"):
+            self.actions[key].setEnabled(self.view.reorder_enabled)
+
+    def _undo_changed(self, label: str) -> None:
+        self.actions["undo"].setText(f"Undo {label}" if label else "Undo")
+        self.actions["undo"].setEnabled(bool(label))
+
+    def focus_search(self) -> None:
+        self.filters.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filters.search.selectAll()
+
+    # -- commands ------------------------------------------------------------------------------------------
+    def toggle_favorite(self) -> None:
+        self._on_ids(self.commands.toggle_favorite)
+
+    def rate(self, rating: int) -> None:
+        self._on_ids(lambda ids: self.commands.rate(ids, rating))
+
+    def toggle_reject(self) -> None:
+        self._on_ids(self.commands.toggle_reject)
+
+    def trash(self) -> None:
+        if self.collections.scope().kind == "trash":
+            return
+        ids = self.target_ids()
+        if ids:
+            next_row = min(self.model.row_of(i) for i in ids)
+            self.commands.trash(ids)
+            self.statusBar().showMessage(f"Moved {len(ids)} to trash — Ctrl+Z to undo", 8000)
+            self.resync()
+            self._select_row(next_row)
+
+    def restore(self) -> None:
+        n = self.commands.restore(self.target_ids())
+        if n:
+            self.statusBar().showMessage(f"Restored {n} image(s)", 5000)
+
+    def undo(self) -> None:
+        label = self.commands.undo()
+        if label:
+            self.statusBar().showMessage(f"Undid: {label}", 5000)
+
+    async def empty_trash(self) -> int:
+        count = len(self.library.ids(ImageQuery(trashed=True)))
+        if not count:
+            self.statusBar().showMessage("Trash is already empty", 5000)
+            return 0
+        ok = await confirm(self, "Empty trash", f"Permanently delete {count} image(s) in the trash?",
+                           "Delete permanently", detail="Their files are removed. This cannot be undone.")
+        if not ok:
+            return 0
+        removed = self.library.empty_trash()
+        self.commands.clear()  # undo entries may point at deleted images
+        self.statusBar().showMessage(f"Deleted {removed} image(s) permanently", 8000)
+        return removed
+
+    def _toggle_trash(self) -> None:
+        self.collections.select_scope("all" if self.collections.scope().kind == "trash" else "trash")
+
+    def _select_row(self, row: int) -> None:
+        count = self.model.rowCount()
+        if count:
+            index = self.model.index(max(0, min(count - 1, row)), 0)
+            self.view.setCurrentIndex(index)
+
+    # -- collections -------------------------------------------------------------------------------------
+    def new_collection(self) -> None:
+        self.collections_dock.show()
+        self.collections.begin_create()
+
+    def rename_collection(self) -> None:
+        self.collections.begin_rename()
+
+    def add_to_collection(self, collection_id: int) -> None:
+        ids = self.target_ids()
+        if ids:
+            self.commands.add_to_collection(collection_id, ids)
+            row = self.collections.collection_by_id(collection_id)
+            self.statusBar().showMessage(f"Added {len(ids)} to “{row.name if row else collection_id}”", 5000)
+
+    def remove_from_collection(self) -> None:
+        scope = self.collections.scope()
+        if scope.kind == "collection":
+            self._on_ids(lambda ids: self.commands.remove_from_collection(scope.collection_id, ids,
+                                                                          list(self.model.ids)))
+
+    def reorder(self, moved: list[int], target: int) -> None:
+        scope = self.collections.scope()
+        if scope.kind != "collection" or not self.view.reorder_enabled:
+            return
+        self.commands.reorder(scope.collection_id, list(self.model.ids), moved, target)
+        self.model.refresh()
+        self._reselect(moved)
+
+    def _reselect(self, ids: list[int]) -> None:
+        selection = self.view.selectionModel()
+        selection.clearSelection()
+        if ids:
+            self.view.setCurrentIndex(self.model.index_of(ids[0]))
+        for image_id in ids:
+            selection.select(self.model.index_of(image_id), QItemSelectionModel.SelectionFlag.Select)
+
+    def move_selection(self, step: int) -> None:
+        ids = self.view.selected_ids()
+        if not ids:
+            return
+        rows = sorted(self.model.row_of(i) for i in ids)
+        target = rows[0] - 1 if step < 0 else rows[-1] + 2
+        self.reorder(ids, max(0, min(self.model.rowCount(), target)))
+
+    async def ask_export(self) -> Path | None:
+        scope = self.collections.scope()
+        if scope.kind != "collection":
+            self.statusBar().showMessage("Select a collection to export", 5000)
+            return None
+        box = QMessageBox(QMessageBox.Icon.Question, "Export collection", f"Export “{scope.name}” as…",
+                          QMessageBox.StandardButton.Cancel, self)
+        folder = box.addButton("Folder…", QMessageBox.ButtonRole.AcceptRole)
+        zipped = box.addButton(".zip archive…", QMessageBox.ButtonRole.AcceptRole)
+        await run_dialog(box)
+        if box.clickedButton() not in (folder, zipped):
+            return None
+        return await self.collections.export(scope.collection_id, as_zip=box.clickedButton() is zipped)
+
+    # -- gallery context menu ------------------------------------------------------------------------------
+    def _gallery_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if index.isValid() and not self.view.selectionModel().isSelected(index):
+            self.view.setCurrentIndex(index)
+        menu = build_gallery_menu(self)
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    # -- import ----------------------------------------------------------------------------------------
+    async def ask_import(self, *, folder: bool) -> None:
+        paths = await pick_paths(self, "Import folder" if folder else "Import images", folder=folder,
+                                 name_filter=IMAGE_FILTER)
+        self.import_paths(paths)
+
+    def import_paths(self, paths: list[Path]) -> None:
+        scope = self.collections.scope()
+        self.imports.start(paths, scope.name if scope.kind == "collection" else None)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.import_paths(paths)
+
+    # -- misc ----------------------------------------------------------------------------------------------
+    async def about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, f"About {TITLE}",
+                          f"<b>{TITLE}</b><p>Type a prompt, pick a provider, get an image — and keep every image "
+                          "in a searchable library with collections.</p>", QMessageBox.StandardButton.Ok, self)
+        await run_dialog(box)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        event.accept()
+        self._unsubscribe()
+        self._resync_timer.stop()
+        self.imports.cancel()
+        self.loader.close()
+        self.on_close()
+
+    def current_index(self) -> QModelIndex:
+        return self.view.currentIndex()
