@@ -42,7 +42,8 @@ class CollectionOps(StoreBase):
         """Ids of the collection's images that are not in the trash, in collection order."""
         rows = self._db.execute_sql(
             "SELECT ci.image_id FROM collection_item ci JOIN image i ON i.id = ci.image_id "
-            "WHERE ci.collection_id = ? AND i.trashed_at IS NULL ORDER BY ci.position, ci.id", (collection_id,))
+            "WHERE ci.collection_id = ? AND i.trashed_at IS NULL ORDER BY ci.position, ci.id",
+            (collection_id,))
         return [row[0] for row in rows]
 
     # -- collections ----------------------------------------------------------------------------------------
@@ -50,9 +51,11 @@ class CollectionOps(StoreBase):
     def create_collection(self, name: str) -> int:
         clean = self._valid_name(name)
         with self._write("create the collection"):
-            position = self._db.execute_sql("SELECT coalesce(max(position), -1) + 1 FROM collection").fetchone()[0]
-            cursor = self._db.execute_sql("INSERT INTO collection (name, created_at, position) VALUES (?, ?, ?)",
-                                          (clean, time.time(), position))
+            position = self._db.execute_sql(
+                "SELECT coalesce(max(position), -1) + 1 FROM collection").fetchone()[0]
+            cursor = self._db.execute_sql(
+                "INSERT INTO collection (name, created_at, position) VALUES (?, ?, ?)",
+                (clean, time.time(), position))
             return int(cursor.lastrowid)
 
     def rename_collection(self, collection_id: int, name: str) -> None:
@@ -76,7 +79,7 @@ class CollectionOps(StoreBase):
     # -- membership and order -------------------------------------------------------------------------------
 
     def add_to_collection(self, collection_id: int, image_ids: Sequence[int]) -> int:
-        """Append images (in the given order); ones already in it or unknown are ignored. Returns count added."""
+        """Append images in the given order, ignoring ones already in it or unknown; returns how many."""
         self._require(collection_id)
         with self._write("add images to the collection"):
             return self._append(collection_id, image_ids)
@@ -96,7 +99,8 @@ class CollectionOps(StoreBase):
         chosen = set(first)
         self._renumber(collection_id, first + [i for i in current if i not in chosen])
 
-    def move_in_collection(self, collection_id: int, image_ids: Sequence[int], before_image_id: int | None) -> None:
+    def move_in_collection(self, collection_id: int, image_ids: Sequence[int],
+                           before_image_id: int | None) -> None:
         """Move images (keeping their relative order) in front of `before_image_id`, or to the end if None."""
         current = self._order(self._require(collection_id))
         moving = set(int(i) for i in image_ids) & set(current)

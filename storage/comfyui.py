@@ -1,4 +1,4 @@
-"""Best-effort reading of a ComfyUI API-format `prompt` graph (providers.md 9.2). Never raises on odd graphs."""
+"""Best-effort reading of a ComfyUI API-format `prompt` graph (providers.md 9.2). Never raises."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class _Walk:
         return node
 
     def text(self, ref: Any, seen: set[str] | None = None) -> str:
-        """Prompt text behind a conditioning or string link: CLIPTextEncode, primitives, pass-through nodes."""
+        """Prompt text behind a conditioning or string link: CLIPTextEncode, primitives, pass-throughs."""
         if isinstance(ref, str):
             return ref
         seen = set() if seen is None else seen
@@ -118,7 +118,8 @@ def _ordered(graph: Mapping[str, Any], classes: tuple[str, ...]) -> list[str]:
 
 def _sampler_fields(walk: _Walk, node: Mapping[str, Any]) -> dict[str, Any]:
     inputs = _inputs(node)
-    guider_inputs = _inputs(walk.node(inputs.get("guider"), set()))  # SamplerCustomAdvanced: cond/cfg in a guider
+    # SamplerCustomAdvanced keeps conditioning and cfg in a separate guider node.
+    guider_inputs = _inputs(walk.node(inputs.get("guider"), set()))
     cond = guider_inputs or inputs
     fields: dict[str, Any] = {
         "prompt": walk.text(cond.get("positive", cond.get("conditioning"))),

@@ -151,7 +151,8 @@ def webp_insert_xmp(data: bytes, packet: bytes) -> bytes:
     else:
         width, height, alpha = _canvas(chunks[0])
         flags = VP8X_XMP | (VP8X_ALPHA if alpha else 0)
-        header = bytes([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+        canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+        header = bytes([flags, 0, 0, 0]) + canvas
         chunks.insert(0, RiffChunk(b"VP8X", header, _riff_chunk(b"VP8X", header)))
     position = max(i for i, c in enumerate(chunks) if c.fourcc in _BEFORE_XMP) + 1
     xmp = _riff_chunk(b"XMP ", packet)

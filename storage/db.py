@@ -44,11 +44,15 @@ _REASONS = {
 
 def sqlite_reason(exc: BaseException) -> str | None:
     """The user-facing reason for an environmental SQLite failure, or None for a programming error."""
+    # Walk the chain: peewee re-raises sqlite3 errors as its own types, and after SQLITE_FULL/IOERR SQLite has
+    # already rolled back, so peewee's own ROLLBACK fails ("no transaction is active") on top of the real
+    # cause.
     seen: BaseException | None = exc
-    while seen is not None:  # peewee re-raises sqlite3 errors as its own types; the original is the context
-        name = getattr(seen, "sqlite_errorname", None)
-        if name:
-            return _REASONS.get("_".join(name.split("_")[:2]))
+    while seen is not None:
+        name = getattr(seen, "sqlite_errorname", None) or ""
+        reason = _REASONS.get("_".join(name.split("_")[:2]))
+        if reason is not None:
+            return reason
         seen = seen.__cause__ or seen.__context__
     return None
 

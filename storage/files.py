@@ -1,4 +1,4 @@
-"""Atomic, content-addressed image files (architecture 9.3). Blocking: callers run these in a worker thread."""
+"""Atomic, content-addressed image files (architecture 9.3). Blocking: callers use a worker thread."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ class ImageStore:
         return self.paths.data / rel_path
 
     def store(self, data: bytes, info: ImageInfo) -> StoredFile:
-        """Write the bytes once under their SHA-256 name; an existing file of the same size is never rewritten.
+        """Write the bytes once under their SHA-256 name; an existing file of that size is never rewritten.
 
         A same-named file of another size can only be damage (names are content hashes), so it is replaced.
         """
@@ -133,7 +133,8 @@ class ImageStore:
         except FileNotFoundError:
             existing = None
         except OSError as exc:
-            raise StorageError(f"cannot read the library folder {target.parent}: {exc.strerror or exc}") from None
+            message = f"cannot read the library folder {target.parent}: {exc.strerror or exc}"
+            raise StorageError(message) from None
         if existing == len(data):
             return StoredFile(sha, rel, target, len(data), created=False)
         if existing is not None:

@@ -112,8 +112,9 @@ def _verify(data: bytes, expected: str) -> tuple[int, int]:
 def verify_image(data: bytes) -> ImageInfo:
     """Magic bytes -> Image.open -> format in PNG/JPEG/WEBP and size limits -> verify() -> reopen + load().
 
-    Raises BadImage with a user-facing reason. A PNG whose text chunks Pillow refuses (a compressed chunk over
-    1 MB, typically a big ComfyUI workflow) is verified without them: the image is fine, only metadata is lost.
+    Raises BadImage with a user-facing reason. A PNG whose text chunks Pillow refuses (a compressed chunk
+    over 1 MB, typically a big ComfyUI workflow) is verified without them: the pixels are fine, only the
+    metadata is lost.
     """
     if not data:
         raise BadImage("empty file")

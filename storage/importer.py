@@ -1,13 +1,12 @@
 """Turn files or fresh provider bytes into stored, thumbnailed, verified images plus an ImageRecord.
 
-Everything here is blocking and thread-safe and never touches the database: worker threads prepare, the single
-DB writer (storage.library) commits the records. A StorageError (disk full, read-only library) propagates so the
-caller can stop a whole batch with one message; a bad file becomes a Skipped with a reason instead.
+Everything here is blocking and thread-safe and never touches the database: worker threads prepare, the
+single DB writer (storage.library) commits the records. A StorageError (disk full, read-only library)
+propagates so the caller can stop a whole batch with one message; a bad file becomes a Skipped instead.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -31,7 +30,8 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 _SECRET_NAME = re.compile(
     r"api[-_]?key|secret|passw|authori[sz]ation|cookie|credential|bearer|^key$|[-_]key$|(^|[-_])token$|"
     r"(access|auth|api|refresh|session|id)[-_]?token", re.IGNORECASE)
-_SECRET_QUERY = re.compile(r"([?&](?:api[-_]?key|key|token|access_token|sig|signature)=)[^&#\s]+", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"([?&](?:api[-_]?key|key|token|access_token|sig|signature)=)[^&#\s]+",
+                           re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,8 @@ def prepare_file(path: Path, paths: AppPaths) -> PreparedImage | Skipped:
         return Skipped(path, f"cannot read the file: {exc.strerror or exc}")
     stored = ImageStore(paths).store(data, info)
     thumb = ensure_thumbnail(paths, stored.sha256, data)
-    record = _import_record(path, info, stored.rel_path, stored.size, stored.sha256, read_metadata(data), mtime)
+    metadata = read_metadata(data)
+    record = _import_record(path, info, stored.rel_path, stored.size, stored.sha256, metadata, mtime)
     return PreparedImage(record, thumb, stored.abs_path)
 
 
@@ -204,7 +205,8 @@ def scrub_secrets(value: Any) -> Any:
 def prepare_generated(
     data: bytes, paths: AppPaths, *, provider: str, model: str = "", prompt: str = "",
     negative_prompt: str = "", seed: int | None = None, steps: int | None = None,
-    cfg_scale: float | None = None, sampler: str = "", revised_prompt: str = "", cost_usd: float | None = None,
+    cfg_scale: float | None = None, sampler: str = "", revised_prompt: str = "",
+    cost_usd: float | None = None,
     request_id: str = "", job_id: int | None = None, fallback_from: str = "", tags: str = "",
     created_at: float | None = None, request: Mapping[str, Any] | None = None,
     extra_params: Mapping[str, Any] | None = None,
@@ -217,8 +219,8 @@ def prepare_generated(
     info = verify_image(data)
     created = time.time() if created_at is None else created_at
     clean_request = scrub_secrets(dict(request or {}))
-    fields: dict[str, Any] = {"Steps": steps, "Sampler": sampler or None, "CFG scale": cfg_scale, "Seed": seed,
-                              "Size": f"{info.width}x{info.height}", "Model": model or None,
+    fields: dict[str, Any] = {"Steps": steps, "Sampler": sampler or None, "CFG scale": cfg_scale,
+                              "Seed": seed, "Size": f"{info.width}x{info.height}", "Model": model or None,
                               "Provider": provider or None}
     fields.update(scrub_secrets(dict(extra_params or {})))
     studio = {
@@ -231,8 +233,8 @@ def prepare_generated(
     studio = {k: v for k, v in studio.items() if v not in (None, "", {})}
     stored_bytes, embedded = data, False
     try:
-        candidate = embed_metadata(data, info.format, format_a1111_parameters(prompt, negative_prompt, fields),
-                                   studio)
+        parameters = format_a1111_parameters(prompt, negative_prompt, fields)
+        candidate = embed_metadata(data, info.format, parameters, studio)
         verify_image(candidate)  # never let a container edit put a broken file in the library
         stored_bytes, embedded = candidate, True
     except (ValueError, BadImage) as exc:

@@ -76,7 +76,8 @@ class Library(CollectionOps, SettingsOps):
         return count_images(self._db, query)
 
     def providers(self) -> builtins.list[str]:  # `list` is a method name in this class
-        rows = self._db.execute_sql("SELECT DISTINCT provider FROM image WHERE provider != '' ORDER BY provider")
+        rows = self._db.execute_sql(
+            "SELECT DISTINCT provider FROM image WHERE provider != '' ORDER BY provider")
         return [row[0] for row in rows]
 
     def image_meta(self, image_id: int) -> dict[str, Any]:

@@ -33,7 +33,8 @@ STUDIO_KEY = "ai-images-studio"  # PNG keyword of our JSON chunk
 _USER_COMMENT_TAG, _EXIF_IFD = 0x9286, 0x8769
 _TYPED = ("prompt", "negative_prompt", "seed", "width", "height", "model", "steps", "cfg_scale", "sampler")
 # A1111 infotext key -> ParsedMetadata field.
-_A1111_FIELDS = {"Steps": "steps", "Sampler": "sampler", "CFG scale": "cfg_scale", "Seed": "seed", "Model": "model"}
+_A1111_FIELDS = {"Steps": "steps", "Sampler": "sampler", "CFG scale": "cfg_scale", "Seed": "seed",
+                 "Model": "model"}
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,14 @@ class ParsedMetadata:
 
 
 def studio_json_text(studio: Mapping[str, Any]) -> str:
-    """Our JSON as stored: ASCII-only (exact through XML and Latin-1 containers, whatever the prompt holds)."""
+    """Our JSON as stored: ASCII-only, so it survives XML and Latin-1 containers whatever the prompt holds."""
     return json.dumps(dict(studio), ensure_ascii=True, separators=(",", ":"), default=str)
 
 
 # ---- write -------------------------------------------------------------------------------------------------
 
 def _fit_jpeg(parameters: str, studio: Mapping[str, Any]) -> bytes:
-    """One APP1 segment holds at most 64 KB: drop the bulky request copy first, then the JSON (the DB keeps it)."""
+    """One APP1 segment holds at most 64 KB: drop the request copy first, then the JSON (the DB keeps it)."""
     packet = xmp.build_xmp(parameters, studio_json_text(studio))
     if len(packet) + len(containers.XMP_HEADER) <= containers.MAX_JPEG_SEGMENT:
         return packet
@@ -123,7 +124,7 @@ def _user_comment(exif_blob: bytes | None) -> str:
 
 
 def _container_texts(data: bytes) -> tuple[dict[str, str], list[str]]:
-    """{"parameters", STUDIO_KEY, "prompt", "workflow"...} found in the file, and names of unreadable chunks."""
+    """{"parameters", STUDIO_KEY, "prompt", "workflow"...} found in the file, and unreadable chunk names."""
     kind = sniff_format(data)
     if kind == "PNG":
         found = pngchunks.read_text_chunks(data)

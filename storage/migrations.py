@@ -101,7 +101,8 @@ _V1_LIBRARY = (
         VALUES ('delete', old.id, old.prompt, old.negative_prompt, old.provider, old.model, old.tags);
     END""",
     # Only the indexed columns: toggling favorite/rating/trash must not churn the full-text index.
-    """CREATE TRIGGER image_fts_au AFTER UPDATE OF prompt, negative_prompt, provider, model, tags ON image BEGIN
+    """CREATE TRIGGER image_fts_au AFTER UPDATE OF prompt, negative_prompt, provider, model, tags ON image
+    BEGIN
         INSERT INTO image_fts (image_fts, rowid, prompt, negative_prompt, provider, model, tags)
         VALUES ('delete', old.id, old.prompt, old.negative_prompt, old.provider, old.model, old.tags);
         INSERT INTO image_fts (rowid, prompt, negative_prompt, provider, model, tags)

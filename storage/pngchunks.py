@@ -49,7 +49,8 @@ def iter_chunks(data: bytes, *, check_crc: bool = False) -> Iterator[Chunk]:
 
 
 def make_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
 
 
 def _keyword(key: str) -> bytes:
@@ -60,14 +61,14 @@ def _keyword(key: str) -> bytes:
 
 
 def text_chunk(key: str, value: str, *, force_itxt: bool = False) -> bytes:
-    """tEXt when the value is Latin-1 (what Pillow's PngInfo.add_text does), iTXt (UTF-8, uncompressed) otherwise."""
+    """tEXt when the value is Latin-1 (as Pillow's PngInfo.add_text does), else iTXt (UTF-8, uncompressed)."""
     value = value.replace("\x00", "")  # NUL separates fields in text chunks
     if not force_itxt:
         try:
             return make_chunk(b"tEXt", _keyword(key) + b"\x00" + value.encode("latin-1"))
         except UnicodeEncodeError:
             pass
-    # iTXt: keyword NUL, compression flag 0, method 0, empty language tag NUL, empty translated keyword NUL, text.
+    # iTXt: keyword NUL, compression flag 0, method 0, empty language NUL, empty translated keyword NUL, text.
     body = _keyword(key) + b"\x00\x00\x00\x00\x00" + value.encode("utf-8", "replace")
     return make_chunk(b"iTXt", body)
 

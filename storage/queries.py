@@ -141,8 +141,9 @@ def fetch_rows(db: peewee.SqliteDatabase, paths: AppPaths, ids: Sequence[int]) -
         marks = ",".join("?" * len(chunk))
         names: dict[int, list[str]] = {}
         for image_id, name in db.execute_sql(
-                f"SELECT ci.image_id, c.name FROM collection_item ci JOIN collection c ON c.id = ci.collection_id"
-                f" WHERE ci.image_id IN ({marks}) ORDER BY c.position, c.name COLLATE NOCASE", chunk):
+                f"SELECT ci.image_id, c.name FROM collection_item ci"
+                f" JOIN collection c ON c.id = ci.collection_id WHERE ci.image_id IN ({marks})"
+                f" ORDER BY c.position, c.name COLLATE NOCASE", chunk):
             names.setdefault(image_id, []).append(name)
         for row in db.execute_sql(f"SELECT {columns} FROM image WHERE id IN ({marks})", chunk):
             result[row[0]] = _to_row(paths, row, tuple(names.get(row[0], ())))

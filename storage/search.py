@@ -1,7 +1,8 @@
 """Search-box text -> safe FTS5 MATCH strings.
 
-Every term is emitted as a double-quoted FTS5 string, so operators and punctuation typed by the user (`"`, `:`,
-`*`, `(`, `-`, `^`, AND/OR/NOT/NEAR) are literal text and the query can never be an FTS5 syntax error.
+Every term is emitted as a double-quoted FTS5 string, so operators and punctuation typed by the user
+(`"`, `:`, `*`, `(`, `-`, `^`, AND/OR/NOT/NEAR) are literal text and the query can never be an FTS5 syntax
+error.
 Grammar: words and "quoted phrases" must all match; `-word` / `-"a phrase"` excludes; the last word is a
 prefix ("neon cit" finds "neon city") unless it is shorter than 3 characters or the text ends with a space
 or a closed quote.

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from desktop.services.events import EventBus
 from providers.base import (
@@ -52,12 +52,24 @@ class JobEvent:
 
 
 class QuotaBlocked(ProviderError):
+    """A spending or image quota refused (part of) a job; the message names the quota and its reset."""
+
     kind = "quota"
+
+
+class Guard(Protocol):
+    """Quotas and the usage ledger. `reserve` raises QuotaBlocked when nothing is allowed; otherwise it
+    returns a reservation whose `images` may be below `count` (with a `message` naming the quota)."""
+
+    async def reserve(self, job_id: int, provider: str, model: str, count: int, unit_usd: float) -> Any: ...
+
+    async def settle(self, reservation: Any, outcome: str, *, latency_ms: int,
+                     result: ImageResult | None) -> None: ...
 
 
 class JobService:
     def __init__(self, journal: JobJournal, catalogue: Catalogue, get_provider: Callable[[str], Awaitable[Provider]],
-                 save_images: SaveImages, *, guard: Any = None, concurrency: dict[str, int] | None = None,
+                 save_images: SaveImages, *, guard: Guard | None = None, concurrency: dict[str, int] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.journal = journal
         self.catalogue = catalogue
@@ -208,9 +220,15 @@ class JobService:
         caps = check(request, info)
         unit = caps.price_for(request.size, request.quality) or 0.0
         reservation = None
+        shortfall = ""
         if self.guard is not None:
-            reservation = await self.guard.reserve(job_id, provider_id, request.model, request.count,
-                                                   unit * request.count)
+            # Checked and reserved atomically before any request leaves. A quota may allow fewer images
+            # than asked: those are made and saved, then the job ends naming the quota.
+            reservation = await self.guard.reserve(job_id, provider_id, request.model, request.count, unit)
+            allowed = int(getattr(reservation, "images", request.count))
+            if allowed < request.count:
+                shortfall = getattr(reservation, "message", "") or "a quota allows fewer images"
+                request = dataclasses.replace(request, count=allowed)
         started = time.monotonic()
         outcome = "failed"
         result: ImageResult | None = None
@@ -229,7 +247,9 @@ class JobService:
                 else:
                     result = submitted
             outcome = "ok"
-            await self._finish(job_id, request, result, fallback_from)
+            await self._finish(job_id, request, result, fallback_from, complete=not shortfall)
+            if shortfall:
+                raise QuotaBlocked(shortfall, provider=provider_id)
         except asyncio.CancelledError:
             outcome = "cancelled"
             entry = self._handles.get(job_id)
@@ -295,12 +315,15 @@ class JobService:
             self.journal.update(record.id, state="failed", error_kind=exc.kind, error_message=message)
             self._emit(record.id, "failed", "failed", exc.provider, message=message, error_kind=exc.kind)
 
-    async def _finish(self, job_id: int, request: ImageRequest, result: ImageResult, fallback_from: str) -> None:
+    async def _finish(self, job_id: int, request: ImageRequest, result: ImageResult, fallback_from: str,
+                      complete: bool = True) -> None:
         if not result.images:
             raise InvalidRequest("the provider returned no image", provider=request.provider)
         image_ids = await self._save_images(job_id, request, result, fallback_from)
         for image_id in image_ids:
             self._emit(job_id, "image", "running", request.provider, image_id=image_id)
+        if not complete:
+            return
         self.journal.update(job_id, state="succeeded", progress=1.0)
         self._emit(job_id, "done", "succeeded", request.provider, progress=1.0,
                    message=f"{len(image_ids)} image(s) saved")

@@ -101,13 +101,14 @@ class CollectionsPanel(QWidget):
 
     def __init__(self, library: LibraryService, loader: ThumbnailLoader, runner: TaskRunner,
                  selected_ids: Callable[[], list[int]], on_error: Callable[[BaseException], None],
-                 parent: QWidget | None = None) -> None:
+                 add_images: Callable[[int, list[int]], None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library = library
         self.loader = loader
         self.runner = runner
         self.selected_ids = selected_ids
         self.on_error = on_error
+        self._add_images = add_images  # the window's undoable command
         self.rows: list[CollectionRow] = []
         self._renaming: CollectionRow | None = None
         layout = QVBoxLayout(self)
@@ -318,10 +319,7 @@ class CollectionsPanel(QWidget):
 
     # -- commands --------------------------------------------------------------------------------------
     def add_images(self, collection_id: int, image_ids: list[int]) -> None:
-        row = self.collection_by_id(collection_id)
-        self.library.add_to_collection(collection_id, image_ids)
-        if row is not None:
-            self.message.emit(f"Added {len(image_ids)} image(s) to “{row.name}”")
+        self._add_images(collection_id, image_ids)
 
     def set_cover(self, collection_id: int, image_id: int) -> None:
         self.library.set_cover(collection_id, image_id)

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
-from desktop.asyncqt import TaskRunner, run_dialog
+from desktop.asyncqt import TaskRunner
 from desktop.services.library import ImportReport, LibraryService
 from desktop.ui.dialogs import ImportSummaryDialog
 
@@ -71,7 +71,7 @@ class ImportController(QObject):
         self.status.showMessage(f"Import: {text}", 8000)
         self.finished.emit(report)
         if report.skipped:
-            self.runner.spawn(self._show_summary(text, report.skipped), on_error=self.on_error)
+            self._show_summary(text, report.skipped)
         return report
 
     def _progress(self, done: int, total: int, name: str) -> None:
@@ -79,10 +79,15 @@ class ImportController(QObject):
         self.bar.setValue(done)
         self.label.setText(f"Importing {done}/{total}: {name}")
 
-    async def _show_summary(self, text: str, skipped: list[tuple[str, str]]) -> None:
+    def _show_summary(self, text: str, skipped: list[tuple[str, str]]) -> None:
+        # show(), not open(): the summary is modeless so the user can keep working while reading it.
         if self.summary is not None:
             self.summary.close()
         dialog = self.summary = ImportSummaryDialog(self.window, text, skipped)
-        await run_dialog(dialog)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _r: self._summary_closed(dialog))
+        dialog.show()
+
+    def _summary_closed(self, dialog: ImportSummaryDialog) -> None:
         if self.summary is dialog:
             self.summary = None

@@ -6,6 +6,7 @@ the event and calls `on_close`; the app's coroutine then does the async teardown
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageB
 from desktop.asyncqt import TaskRunner, run_dialog
 from desktop.services.container import AppServices
 from desktop.services.events import LibraryEvent
+from desktop.services.library import ImportReport
 from desktop.ui.actions import SPECS, ShortcutsDialog, build_actions
 from desktop.ui.collections_panel import CollectionsPanel, Scope
 from desktop.ui.commands import LibraryCommands
@@ -69,7 +71,8 @@ class MainWindow(QMainWindow):
         self.detail = DetailPanel(runner, self.report_error)
         self.detail_dock = self._dock("Details", "detailDock", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         self.detail_dock.setMinimumWidth(300)
-        self.collections = CollectionsPanel(self.library, self.loader, runner, self.target_ids, self.report_error)
+        self.collections = CollectionsPanel(self.library, self.loader, runner, self.target_ids, self.report_error,
+                                            self.add_ids_to_collection)
         self.collections_dock = self._dock("Library", "collectionsDock", self.collections,
                                            Qt.DockWidgetArea.LeftDockWidgetArea)
         self.collections_dock.setMinimumWidth(220)
@@ -351,7 +354,9 @@ class MainWindow(QMainWindow):
         self.collections.begin_rename()
 
     def add_to_collection(self, collection_id: int) -> None:
-        ids = self.target_ids()
+        self.add_ids_to_collection(collection_id, self.target_ids())
+
+    def add_ids_to_collection(self, collection_id: int, ids: list[int]) -> None:
         if ids:
             self.commands.add_to_collection(collection_id, ids)
             row = self.collections.collection_by_id(collection_id)
@@ -415,9 +420,10 @@ class MainWindow(QMainWindow):
                                  name_filter=IMAGE_FILTER)
         self.import_paths(paths)
 
-    def import_paths(self, paths: list[Path]) -> None:
+    def import_paths(self, paths: list[Path]) -> asyncio.Task[ImportReport] | None:
+        """Import into the library, and into the shown collection when one is shown."""
         scope = self.collections.scope()
-        self.imports.start(paths, scope.name if scope.kind == "collection" else None)
+        return self.imports.start(paths, scope.name if scope.kind == "collection" else None)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):

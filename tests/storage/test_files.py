@@ -111,7 +111,8 @@ def test_failed_rename_removes_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert leftovers(tmp_path) == []
 
 
-def test_durable_syncs_file_and_folder_cache_does_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_durable_syncs_file_and_folder_cache_does_not(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(files.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
@@ -154,7 +155,8 @@ def test_store_repairs_a_damaged_file(app_paths: AppPaths) -> None:
     assert repaired.abs_path.read_bytes() == data
 
 
-def test_store_on_full_disk_raises_storage_error(app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_on_full_disk_raises_storage_error(app_paths: AppPaths,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     data = samples.png(10, 10)
     monkeypatch.setattr(files.os, "fsync", fail_with(errno.ENOSPC))
     with pytest.raises(StorageError, match="disk full"):

@@ -37,7 +37,8 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-def test_iter_image_files_walks_sorted_and_skips_hidden_and_library(tmp_path: Path, app_paths: AppPaths) -> None:
+def test_iter_image_files_walks_sorted_and_skips_hidden_and_library(tmp_path: Path,
+                                                                    app_paths: AppPaths) -> None:
     root = tmp_path / "pics"
     for name in ["b.png", "a.JPG", "c.webp", "d.jpeg", "notes.txt", ".hidden.png", "sub/z.png", "sub/a.png",
                  ".cache/x.png", "sub/deeper/y.webp"]:
@@ -79,7 +80,8 @@ def test_prepare_file_imports_with_metadata(tmp_path: Path, app_paths: AppPaths)
     assert result.thumb_path == thumb_path_for(app_paths, sha) and result.thumb_path.is_file()
     assert (record.format, record.width, record.height, record.file_size) == ("PNG", 64, 48, len(data))
     assert record.source == "imported" and record.provider == ""
-    assert (record.prompt, record.negative_prompt, record.model) == ("a misty forest", "people", "dreamshaper")
+    assert (record.prompt, record.negative_prompt) == ("a misty forest", "people")
+    assert record.model == "dreamshaper"
     assert (record.seed, record.steps, record.cfg_scale, record.sampler) == (42, 25, 6.0, "Euler a")
     assert record.created_at == 1_600_000_000
     assert record.source_path == str(source)
@@ -146,7 +148,8 @@ SECRET = "sk-proj-THISISASECRETKEY1234567890"
 def generated(app_paths: AppPaths, data: bytes) -> PreparedImage:
     return prepare_generated(
         data, app_paths, provider="openai", model="gpt-image-1", prompt="a blue heron, watercolor",
-        negative_prompt="text", seed=7, revised_prompt="A watercolor heron", cost_usd=0.042, request_id="req_9",
+        negative_prompt="text", seed=7, revised_prompt="A watercolor heron", cost_usd=0.042,
+        request_id="req_9",
         job_id=3, fallback_from="kie", created_at=1_700_000_000.5,
         request={"model": "gpt-image-1", "size": "64x48", "api_key": SECRET,
                  "headers": {"Authorization": f"Bearer {SECRET}", "Accept": "image/png"},
@@ -163,7 +166,8 @@ def test_prepare_generated_embeds_metadata_without_keys(app_paths: AppPaths, fmt
     assert SECRET not in stored.decode("latin-1")
     assert SECRET not in json.dumps(record.meta)
     assert record.sha256 == hashlib.sha256(stored).hexdigest()
-    assert (record.source, record.provider, record.model, record.job_id) == ("generated", "openai", "gpt-image-1", 3)
+    assert (record.source, record.provider, record.job_id) == ("generated", "openai", 3)
+    assert record.model == "gpt-image-1"
     assert (record.width, record.height, record.format, record.file_size) == (64, 48, fmt, len(stored))
     assert record.meta["metadata_embedded"] is True
     assert record.meta["request"]["headers"] == {"Accept": "image/png"}
@@ -184,7 +188,8 @@ def test_prepare_generated_rejects_bad_bytes(app_paths: AppPaths) -> None:
         generated(app_paths, b'{"error": "content policy"}')
 
 
-def test_prepare_generated_keeps_unembeddable_bytes(app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prepare_generated_keeps_unembeddable_bytes(app_paths: AppPaths,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_args: object, **_kwargs: object) -> bytes:
         raise ValueError("odd container")
 

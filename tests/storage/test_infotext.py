@@ -72,8 +72,9 @@ def test_parse_tolerates_broken_quotes() -> None:
     assert parsed["Steps"] == "5"
 
 
-_line = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).map(str.strip).filter(
-    lambda s: s and not s.startswith("Negative prompt:"))
+_chars = st.characters(blacklist_categories=("Cs", "Cc"))
+_line = st.text(_chars, min_size=1, max_size=40).map(str.strip).filter(
+    lambda s: bool(s) and not s.startswith("Negative prompt:"))
 
 
 @settings(max_examples=150, deadline=None)
@@ -124,7 +125,8 @@ def test_comfy_flux_sampler_custom_advanced() -> None:
         "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a flux prompt"}},
         "25": {"class_type": "RandomNoise", "inputs": {"noise_seed": 777}},
         "16": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
-        "17": {"class_type": "BasicScheduler", "inputs": {"scheduler": "simple", "steps": 4, "model": ["12", 0]}},
+        "17": {"class_type": "BasicScheduler",
+               "inputs": {"scheduler": "simple", "steps": 4, "model": ["12", 0]}},
         "12": {"class_type": "UNETLoader", "inputs": {"unet_name": "flux1-schnell.safetensors"}},
         "27": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 1024, "height": 1024}},
     }
@@ -134,7 +136,8 @@ def test_comfy_flux_sampler_custom_advanced() -> None:
 
 
 @pytest.mark.parametrize("graph", [
-    None, [], "x", 5, {}, {"1": None}, {"1": {"class_type": 3}}, {"1": {"class_type": "KSampler", "inputs": []}},
+    None, [], "x", 5, {}, {"1": None}, {"1": {"class_type": 3}},
+    {"1": {"class_type": "KSampler", "inputs": []}},
     {"1": {"class_type": "KSampler", "inputs": {"positive": ["1", 0], "negative": ["404", 0], "seed": "x",
                                                 "latent_image": ["1", 0], "model": ["1", 0]}}},
     {"1": {"class_type": "KSampler", "inputs": {"positive": [None, 0], "seed": True, "steps": [1, 2, 3]}}},
@@ -147,7 +150,8 @@ def test_comfy_odd_graphs_never_crash(graph: object) -> None:
 
 def test_comfy_cycle_of_pass_through_nodes_terminates() -> None:
     graph = {str(i): {"class_type": "ConditioningCombine",
-                      "inputs": {"conditioning_1": [str((i + 1) % 200), 0], "conditioning_2": [str((i + 7) % 200), 0]}}
+                      "inputs": {"conditioning_1": [str((i + 1) % 200), 0],
+                                 "conditioning_2": [str((i + 7) % 200), 0]}}
              for i in range(200)}
     graph["900"] = {"class_type": "KSampler", "inputs": {"positive": ["0", 0]}}
     assert parse_comfyui_prompt(graph) == {}

@@ -22,7 +22,8 @@ def test_add_image_returns_row_with_absolute_paths_and_meta(library: Library) ->
     assert row.thumb_path == str(thumb_path_for(library.paths, record.sha256))
     assert (row.seed, row.steps, row.cfg_scale, row.sampler) == (2**40, 30, 7.5, "euler")
     assert (row.cost_usd, row.request_id, row.job_id, row.fallback_from) == (0.04, "req-1", 3, "kie")
-    assert (row.favorite, row.rating, row.rejected, row.trashed, row.collections) == (False, 0, False, False, ())
+    flags = (row.favorite, row.rating, row.rejected, row.trashed, row.collections)
+    assert flags == (False, 0, False, False, ())
     assert library.image_meta(image_id) == {"prompt": "fox", "size": "1024x1024", "quality": "high"}
     assert row.to_json()["collections"] == []
 
@@ -43,7 +44,8 @@ def test_duplicate_returns_existing_adds_to_collection_and_restores(library: Lib
     again, created = library.add_image(make_record(1, prompt="other"), collection="Favs")
     assert (again, created) == (first, False)
     row = library.get(first)
-    assert row is not None and not row.trashed and row.prompt == "image number 1" and row.collections == ("Favs",)
+    assert row is not None and not row.trashed and row.prompt == "image number 1"
+    assert row.collections == ("Favs",)
     assert library.count(ImageQuery()) == 1
 
 
@@ -116,15 +118,17 @@ def test_collection_filter_and_collection_sort(library: Library, populated: dict
     assert names(populated, library.ids(ImageQuery(collection="picks"))) == ["new_rated", "mid", "old_fav"]
     assert names(populated, library.ids(ImageQuery(collection="Picks", sort="collection"))) == [
         "mid", "old_fav", "new_rated"]
-    assert names(populated, library.ids(ImageQuery(collection="Picks", sort="collection", favorites=True))) == [
-        "old_fav"]
-    assert names(populated, library.ids(ImageQuery(sort="collection")))[0] == "new_rated"  # no collection: newest
+    favorites = ImageQuery(collection="Picks", sort="collection", favorites=True)
+    assert names(populated, library.ids(favorites)) == ["old_fav"]
+    # "collection" order without a collection falls back to newest first
+    assert names(populated, library.ids(ImageQuery(sort="collection")))[0] == "new_rated"
 
 
 def test_list_and_rows(library: Library, populated: dict[str, int]) -> None:
     rows = library.list(ImageQuery(provider="openai"))
     assert [r.id for r in rows] == [populated["new_rated"], populated["mid"]]
-    assert [r.id for r in library.list(ImageQuery(), limit=2)] == [populated["new_rated"], populated["rejected"]]
+    newest_two = [populated["new_rated"], populated["rejected"]]
+    assert [r.id for r in library.list(ImageQuery(), limit=2)] == newest_two
     fetched = library.rows([populated["mid"], 999_999, populated["mid"]])
     assert list(fetched) == [populated["mid"]]
     assert library.get(999_999) is None

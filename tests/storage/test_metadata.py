@@ -105,7 +105,8 @@ def test_jpeg_round_trip_keeps_scan_data() -> None:
 
 
 def test_jpeg_xmp_goes_after_exif_and_replaces_old_xmp() -> None:
-    original = samples.insert_jpeg_app1(samples.jpeg(), samples.piexif_user_comment("old\nSteps: 1, Seed: 2, Size: 3x4"))
+    exif = samples.piexif_user_comment("old\nSteps: 1, Seed: 2, Size: 3x4")
+    original = samples.insert_jpeg_app1(samples.jpeg(), exif)
     once = embed_metadata(original, "JPEG", PARAMS, {"provider": "x"})
     twice = embed_metadata(once, "JPEG", PARAMS, STUDIO)
     segments = containers.jpeg_segments(twice)
@@ -218,10 +219,12 @@ def test_little_endian_user_comment() -> None:
 COMFY_GRAPH = {
     "3": {"class_type": "KSampler", "inputs": {
         "seed": 156680208700286, "steps": 20, "cfg": 8, "sampler_name": "euler", "scheduler": "normal",
-        "denoise": 1, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}},
+        "denoise": 1, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0],
+        "latent_image": ["5", 0]}},
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}},
     "5": {"class_type": "EmptyLatentImage", "inputs": {"batch_size": 1, "height": 512, "width": 768}},
-    "6": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["4", 1], "text": "beautiful scenery, glass bottle"}},
+    "6": {"class_type": "CLIPTextEncode",
+          "inputs": {"clip": ["4", 1], "text": "beautiful scenery, glass bottle"}},
     "7": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["4", 1], "text": "text, watermark"}},
     "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
     "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}},
@@ -236,7 +239,8 @@ def test_comfyui_png() -> None:
     assert parsed.source == "comfyui"
     assert parsed.prompt == "beautiful scenery, glass bottle"
     assert parsed.negative_prompt == "text, watermark"
-    assert (parsed.seed, parsed.steps, parsed.cfg_scale, parsed.sampler) == (156680208700286, 20, 8.0, "euler")
+    assert (parsed.seed, parsed.steps) == (156680208700286, 20)
+    assert (parsed.cfg_scale, parsed.sampler) == (8.0, "euler")
     assert (parsed.width, parsed.height) == (768, 512)
     assert parsed.model == "v1-5-pruned-emaonly.safetensors"
     assert parsed.extra["scheduler"] == "normal"
@@ -289,8 +293,8 @@ def test_xmp_with_entities_is_refused() -> None:
 def test_prompt_round_trips_through_every_format(prompt: str, fmt: str) -> None:
     data = {"PNG": PNG_SMALL, "JPEG": JPEG_SMALL, "WEBP": WEBP_SMALL}[fmt]
     studio = {"prompt": prompt, "provider": "p"}
-    out = embed_metadata(data, fmt, format_a1111_parameters(prompt, "", {"Seed": 1, "Steps": 2, "Size": "8x8"}),
-                         studio)
+    parameters = format_a1111_parameters(prompt, "", {"Seed": 1, "Steps": 2, "Size": "8x8"})
+    out = embed_metadata(data, fmt, parameters, studio)
     parsed = read_metadata(out)
     assert parsed.studio == studio
     assert parsed.prompt == prompt or (prompt.strip() == "" and parsed.prompt == "")
@@ -307,3 +311,18 @@ def test_xmp_packet_is_always_well_formed(text: str) -> None:
 PNG_SMALL = samples.png(8, 8)
 JPEG_SMALL = samples.jpeg(8, 8)
 WEBP_SMALL = samples.webp(8, 8)
+
+
+def test_ascii_user_comment_and_jpeg_comment_segment() -> None:
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9286] = b"ASCII\x00\x00\x00" + A1111_TEXT.encode()
+    check_a1111(read_metadata(samples.jpeg(exif=exif.tobytes())))
+    check_a1111(read_metadata(samples.jpeg(comment=A1111_TEXT.encode())))
+
+
+def test_numbers_in_our_json_are_typed_defensively() -> None:
+    out = embed_metadata(samples.png(), "PNG", "", {"seed": "18446744073709551615", "steps": 20.0,
+                                                    "cfg_scale": "nan", "width": True, "height": "x"})
+    parsed = read_metadata(out)
+    assert (parsed.seed, parsed.steps, parsed.cfg_scale, parsed.width, parsed.height) == \
+        (18446744073709551615, 20, None, None, None)

@@ -28,9 +28,10 @@ def corpus(library: Library) -> dict[str, int]:
     }
     ids = {}
     for n, (key, (prompt, negative, tags, created)) in enumerate(prompts.items()):
-        ids[key] = library.add_image(make_record(n, prompt=prompt, negative_prompt=negative, tags=tags,
-                                                 created_at=created, provider="kie" if key == "fox" else "openai",
-                                                 model="flux-dev" if key == "city" else "gpt-image-1"))[0]
+        record = make_record(n, prompt=prompt, negative_prompt=negative, tags=tags, created_at=created,
+                             provider="kie" if key == "fox" else "openai",
+                             model="flux-dev" if key == "city" else "gpt-image-1")
+        ids[key] = library.add_image(record)[0]
     return ids
 
 
@@ -48,7 +49,8 @@ def test_words_phrases_prefix_and_exclusion(library: Library, corpus: dict[str, 
     assert search(library, '"oil painting"') == [corpus["painting"]]
     assert search(library, "oil fox ") == [corpus["fox"], corpus["painting"]]
     assert search(library, "fox -painting") == [corpus["fox"]]
-    assert search(library, '-"oil painting"') == [corpus["fox"], corpus["city"], corpus["neon"], corpus["cafe"]]
+    everything_else = [corpus["fox"], corpus["city"], corpus["neon"], corpus["cafe"]]
+    assert search(library, '-"oil painting"') == everything_else
     assert search(library, "architecture") == [corpus["city"]]  # tags
     assert search(library, "kie") == [corpus["fox"]]  # provider
     assert search(library, "flux") == [corpus["city"]]  # model, tokenised
@@ -58,7 +60,8 @@ def test_words_phrases_prefix_and_exclusion(library: Library, corpus: dict[str, 
 
 
 @pytest.mark.parametrize("text", ['"', ":", "*", "(", "-", "^", "fox:", "prompt:fox", '"unbalanced', "a AND",
-                                  "OR", "NOT fox", "NEAR(a b)", "fox*", "(fox", "^fox", "- -", "'", "\\", "\x00",
+                                  "OR", "NOT fox", "NEAR(a b)", "fox*", "(fox", "^fox", "- -", "'", "\\",
+                                  "\x00",
                                   "+", "{prompt}: x", "ca*fe", "fox - painting", '""', "--fox"])
 def test_hostile_input_never_raises(library: Library, corpus: dict[str, int], text: str) -> None:
     result = search(library, text)
@@ -84,8 +87,8 @@ def test_index_stays_in_sync(library: Library, corpus: dict[str, int]) -> None:
     assert search(library, "breakfast") == [corpus["cafe"]]
     assert search(library, "rain") == []
     # INSERT OR REPLACE would skip the delete trigger without recursive_triggers; the pragma makes it safe.
-    library.db.execute_sql("INSERT OR REPLACE INTO image (id, sha256, path, format, width, height, file_size, "
-                           "prompt, created_at) VALUES (?, 'x', 'p', 'PNG', 1, 1, 1, 'replaced text', 1.0)",
+    library.db.execute_sql("INSERT OR REPLACE INTO image (id, sha256, path, format, width, height, "
+                           "file_size, prompt, created_at) VALUES (?, 'x', 'p', 'PNG', 1, 1, 1, 'replaced text', 1.0)",
                            (corpus["fox"],))
     fts_consistent(library)
     assert search(library, "replaced") == [corpus["fox"]]

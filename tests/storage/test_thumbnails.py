@@ -145,3 +145,16 @@ def test_ensure_thumbnail_replaces_an_undecodable_cache_file(app_paths: AppPaths
     ensure_thumbnail(app_paths, sha, samples.jpeg(300, 300))
     assert opened(path.read_bytes()).size == (256, 256)
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_png_with_oversized_text_chunk_still_gets_a_thumbnail() -> None:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("workflow", "w" * (PngImagePlugin.MAX_TEXT_CHUNK + 1), zip=True)
+    assert opened(make_thumbnail(samples.png(512, 256, pnginfo=info))).size == (256, 128)
+
+
+def test_bomb_is_refused() -> None:
+    with pytest.raises(BadImage, match="decompression bomb"):
+        make_thumbnail(samples.png_header_claiming(20000, 20000))

@@ -74,8 +74,8 @@ def window(qtbot, qloop, services, closed) -> Iterator[object]:  # type: ignore[
         win.close()
 
 
-def import_and_wait(qtbot, win, paths: list[Path], collection: str | None = None):  # type: ignore[no-untyped-def]
-    task = win.imports.start(paths, collection)
+def import_and_wait(qtbot, win, paths: list[Path]):  # type: ignore[no-untyped-def]
+    task = win.import_paths(paths)
     assert task is not None
     qtbot.waitUntil(task.done, timeout=5000)
     report = task.result()
