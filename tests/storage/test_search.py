@@ -88,7 +88,8 @@ def test_index_stays_in_sync(library: Library, corpus: dict[str, int]) -> None:
     assert search(library, "rain") == []
     # INSERT OR REPLACE would skip the delete trigger without recursive_triggers; the pragma makes it safe.
     library.db.execute_sql("INSERT OR REPLACE INTO image (id, sha256, path, format, width, height, "
-                           "file_size, prompt, created_at) VALUES (?, 'x', 'p', 'PNG', 1, 1, 1, 'replaced text', 1.0)",
+                           "file_size, prompt, created_at) "
+                           "VALUES (?, 'x', 'p', 'PNG', 1, 1, 1, 'replaced text', 1.0)",
                            (corpus["fox"],))
     fts_consistent(library)
     assert search(library, "replaced") == [corpus["fox"]]
