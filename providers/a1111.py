@@ -117,6 +117,7 @@ class A1111Provider:
             return "/sdapi/v1/txt2img", body
         mime = request.init_image_mime or sniff_image_mime(request.init_image) or "image/png"
         body["init_images"] = [f"data:{mime};base64," + base64.b64encode(request.init_image).decode("ascii")]
+        # ImageRequest.strength counts like denoising_strength (0 keeps the source, 1 ignores it).
         body["denoising_strength"] = DEFAULT_STRENGTH if request.strength is None else request.strength
         return "/sdapi/v1/img2img", body
 
@@ -127,7 +128,8 @@ class A1111Provider:
         if self._in_flight == 1:
             self._interrupted = False
         try:
-            _resp, body = await self._http.request_json("POST", route, json=payload, error_mapper=self._map_error)
+            _resp, body = await self._http.request_json("POST", route, json=payload,
+                                                        error_mapper=self._map_error)
             if self._interrupted:
                 raise Cancelled("the generation was interrupted", provider=self.id)
             return self._parse_result(body, max(1, request.count))
@@ -153,10 +155,11 @@ class A1111Provider:
         if not wanted:
             raise InvalidResponse("the server returned no images", provider=self.id)
         width, height = info.get("width"), info.get("height")
+        first_seed = info.get("seed") if isinstance(info.get("seed"), int) else None
         out = []
         for i, value in enumerate(wanted):
             data = decode_b64_image(value, self.id)
-            seed = seeds[i] if i < len(seeds) else (info.get("seed") if isinstance(info.get("seed"), int) else None)
+            seed = seeds[i] if i < len(seeds) else first_seed
             out.append(GeneratedImage(data=data, mime=sniff_image_mime(data), seed=seed,
                                       width=width if isinstance(width, int) else None,
                                       height=height if isinstance(height, int) else None))
@@ -170,8 +173,9 @@ class A1111Provider:
         text = (a1111_message(body) or resp.reason_phrase or f"HTTP {status}")[:300]
         kw: dict[str, Any] = {"provider": self.id, "status": status}
         if status == 401:
-            return AuthError("the WebUI wants a user:pass (it runs with --api-auth)" if not self.config.api_key
-                             else "the WebUI refused the user:pass", **kw)
+            if self.config.api_key:
+                return AuthError("the WebUI refused the user:pass", **kw)
+            return AuthError("the WebUI wants a user:pass (it runs with --api-auth)", **kw)
         if status == 404 and text == "Not Found":
             err = ProviderDown("the WebUI has no API here: start it with --api", **kw)
             err.retryable = False

@@ -75,8 +75,8 @@ def locate_nodes(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for role, wanted in (("positive", "text"), ("negative", "text"), ("latent_image", "width")):
         node = _linked(graph, inputs.get(role))
         if node is None or wanted not in node["inputs"]:
-            raise InvalidRequest(f"the ComfyUI workflow's sampler input {role!r} does not lead to a node with "
-                                 f"{wanted!r}", provider="comfyui")
+            raise InvalidRequest(f"the ComfyUI workflow's sampler input {role!r} does not lead to a node "
+                                 f"with {wanted!r}", provider="comfyui")
         found[role] = node
     node = _linked(graph, inputs.get("model"))
     for _hop in range(10):  # follow LoRA loaders and the like back to the checkpoint loader
@@ -84,19 +84,22 @@ def locate_nodes(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
             break
         node = _linked(graph, node["inputs"].get("model"))
     if node is None or "ckpt_name" not in node["inputs"]:
-        raise InvalidRequest("the ComfyUI workflow has no checkpoint loader feeding the sampler", provider="comfyui")
+        raise InvalidRequest("the ComfyUI workflow has no checkpoint loader feeding the sampler",
+                             provider="comfyui")
     found["checkpoint"] = node
     return found
 
 
-def fill_workflow(template: dict[str, Any], request: ImageRequest, *, seed: int, checkpoint: str) -> dict[str, Any]:
+def fill_workflow(template: dict[str, Any], request: ImageRequest, *, seed: int,
+                  checkpoint: str) -> dict[str, Any]:
     """A copy of `template` with the request's values filled in."""
     graph = copy.deepcopy(template)
     nodes = locate_nodes(graph)
     sampler = nodes["sampler"]["inputs"]
     sampler["noise_seed" if "noise_seed" in sampler else "seed"] = seed
-    for extra, field in (("steps", "steps"), ("cfg", "cfg"), ("cfg_scale", "cfg"), ("sampler", "sampler_name"),
-                         ("sampler_name", "sampler_name"), ("scheduler", "scheduler")):
+    for extra, field in (("steps", "steps"), ("cfg", "cfg"), ("cfg_scale", "cfg"),
+                         ("sampler", "sampler_name"), ("sampler_name", "sampler_name"),
+                         ("scheduler", "scheduler")):
         if request.extra(extra) is not None:
             sampler[field] = request.extra(extra)
     nodes["positive"]["inputs"]["text"] = request.prompt
@@ -151,8 +154,9 @@ class ComfyUIProvider:
         seed = request.seed if request.seed is not None else random.randrange(SEED_MAX)
         checkpoint = await self._checkpoint(request.model)
         graph = fill_workflow(self._template, request, seed=seed, checkpoint=checkpoint)
-        _resp, body = await self._http.request_json(
-            "POST", "/prompt", json={"prompt": graph, "client_id": self._client_id}, error_mapper=self._map_error)
+        payload = {"prompt": graph, "client_id": self._client_id}
+        _resp, body = await self._http.request_json("POST", "/prompt", json=payload,
+                                                    error_mapper=self._map_error)
         if body.get("node_errors"):
             raise InvalidRequest(f"ComfyUI refused the workflow: {comfy_error_text(body)}", provider=self.id)
         prompt_id = body.get("prompt_id")
@@ -171,7 +175,8 @@ class ComfyUIProvider:
         if wanted in available:
             return wanted
         if not available:
-            raise InvalidRequest("ComfyUI has no checkpoints (put one in models/checkpoints)", provider=self.id)
+            raise InvalidRequest("ComfyUI has no checkpoints (put one in models/checkpoints)",
+                                 provider=self.id)
         return available[0]
 
     def _map_error(self, resp: httpx.Response, body: Any) -> ProviderError | None:
@@ -196,7 +201,8 @@ class ComfyUIProvider:
                 state, ahead = where
                 if state is TaskState.RUNNING:
                     return TaskStatus(TaskState.RUNNING, message="running")
-                return TaskStatus(TaskState.QUEUED, message=f"waiting: {ahead} job(s) ahead in the ComfyUI queue")
+                return TaskStatus(TaskState.QUEUED,
+                                  message=f"waiting: {ahead} job(s) ahead in the ComfyUI queue")
             entry = await self._history(prompt_id)  # it may have finished between the two calls
             if entry is None:
                 if prompt_id in self._cancelled:
@@ -214,11 +220,14 @@ class ComfyUIProvider:
 
     async def _queue_position(self, prompt_id: str) -> tuple[TaskState, int] | None:
         """RUNNING or QUEUED with the number of jobs ahead; None when the queue does not hold it."""
-        _resp, body = await self._http.request_json("GET", "/queue", idempotent=True, error_mapper=self._map_error)
+        _resp, body = await self._http.request_json("GET", "/queue", idempotent=True,
+                                                    error_mapper=self._map_error)
 
         def items(name: str) -> list[list[Any]]:
             value = body.get(name)
-            return [i for i in value if isinstance(i, list) and len(i) >= 2] if isinstance(value, list) else []
+            if not isinstance(value, list):
+                return []
+            return [i for i in value if isinstance(i, list) and len(i) >= 2]
 
         if any(item[1] == prompt_id for item in items("queue_running")):
             return TaskState.RUNNING, 0
@@ -235,8 +244,10 @@ class ComfyUIProvider:
         if status_str == "error":
             if any(kind == "execution_interrupted" for kind, _ in messages):
                 return TaskStatus(TaskState.CANCELLED, message="interrupted")
-            details = next((d for kind, d in messages if kind == "execution_error" and isinstance(d, dict)), {})
-            text = (f"ComfyUI failed in {details.get('node_type', 'a node')} (node {details.get('node_id', '?')}): "
+            details = next((d for kind, d in messages
+                            if kind == "execution_error" and isinstance(d, dict)), {})
+            text = (f"ComfyUI failed in {details.get('node_type', 'a node')} "
+                    f"(node {details.get('node_id', '?')}): "
                     f"{details.get('exception_message', 'no details')}")[:400]
             return TaskStatus(TaskState.FAILED, error=ProviderError(text, provider=self.id), message=text)
         if status_str not in ("success", None):
@@ -249,10 +260,11 @@ class ComfyUIProvider:
         images = []
         try:
             for ref in refs:
-                data, mime = await fetch_image(self._http, "/view", params=ref, error_mapper=self._map_view_error,
-                                               sleep=self._sleep)
+                data, mime = await fetch_image(self._http, "/view", params=ref,
+                                               error_mapper=self._map_view_error, sleep=self._sleep)
                 images.append(GeneratedImage(data=data, mime=mime, seed=handle.state.get("seed"),
-                                             width=handle.state.get("width"), height=handle.state.get("height")))
+                                             width=handle.state.get("width"),
+                                             height=handle.state.get("height")))
         except ProviderError as exc:
             if exc.retryable:
                 raise  # the server may come back: poll again later
@@ -267,7 +279,8 @@ class ComfyUIProvider:
         for node_output in (outputs or {}).values() if isinstance(outputs, dict) else []:
             for image in node_output.get("images") or [] if isinstance(node_output, dict) else []:
                 if isinstance(image, dict) and isinstance(image.get("filename"), str):
-                    refs.append({"filename": image["filename"], "subfolder": str(image.get("subfolder") or ""),
+                    refs.append({"filename": image["filename"],
+                                 "subfolder": str(image.get("subfolder") or ""),
                                  "type": str(image.get("type") or "output")})
         saved = [r for r in refs if r["type"] == "output"]
         return saved or refs
@@ -284,15 +297,18 @@ class ComfyUIProvider:
                                      error_mapper=self._map_error)
         else:
             # Newer servers interrupt only this prompt_id; older ones ignore the body (it is the one running).
-            await self._http.request("POST", "/interrupt", json={"prompt_id": handle.task_id}, idempotent=True,
-                                     error_mapper=self._map_error)
+            await self._http.request("POST", "/interrupt", json={"prompt_id": handle.task_id},
+                                     idempotent=True, error_mapper=self._map_error)
         return True
 
     async def list_models(self) -> list[str]:
         """Checkpoint file names, from the checkpoint loader's choices."""
-        _resp, body = await self._http.request_json("GET", "/object_info/CheckpointLoaderSimple", idempotent=True,
-                                                    error_mapper=self._map_error)
-        spec = ((body.get("CheckpointLoaderSimple") or {}).get("input") or {}).get("required", {}).get("ckpt_name")
+        _resp, body = await self._http.request_json("GET", "/object_info/CheckpointLoaderSimple",
+                                                    idempotent=True, error_mapper=self._map_error)
+        node = body.get("CheckpointLoaderSimple")
+        inputs = node.get("input") if isinstance(node, dict) else None
+        required = inputs.get("required") if isinstance(inputs, dict) else None
+        spec = required.get("ckpt_name") if isinstance(required, dict) else None
         choices: Any = None
         if isinstance(spec, list) and spec:
             choices = spec[0]
@@ -304,7 +320,8 @@ class ComfyUIProvider:
 
     async def check_key(self) -> str:
         _resp, body = await self._http.request_json("GET", "/system_stats", idempotent=True)
-        version = (body.get("system") or {}).get("comfyui_version") if isinstance(body.get("system"), dict) else None
+        system = body.get("system")
+        version = system.get("comfyui_version") if isinstance(system, dict) else None
         return f"ComfyUI {version or ''} answers (no key needed).".replace("  ", " ")
 
     async def aclose(self) -> None:

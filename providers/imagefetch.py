@@ -62,7 +62,8 @@ async def fetch_image(session: HttpSession, url: str, *, params: Mapping[str, An
     async def attempt() -> tuple[bytes, str]:
         await session.limiter.acquire()
         try:
-            async with session.api.stream("GET", url, params=params, follow_redirects=follow_redirects) as resp:
+            async with session.api.stream("GET", url, params=params,
+                                          follow_redirects=follow_redirects) as resp:
                 if resp.status_code >= 300:
                     body = _parse_error_body(await _read_capped(resp, ERROR_BODY_CAP, provider, fail=False))
                     err = (error_mapper(resp, body) if error_mapper else None) or default_error(
@@ -74,8 +75,8 @@ async def fetch_image(session: HttpSession, url: str, *, params: Mapping[str, An
                     raise err
                 ctype = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
                 if not (ctype.startswith("image/") or ctype in _NEUTRAL_TYPES):
-                    raise InvalidResponse(f"the service answered {ctype} instead of an image", provider=provider,
-                                          status=resp.status_code)
+                    raise InvalidResponse(f"the service answered {ctype} instead of an image",
+                                          provider=provider, status=resp.status_code)
                 data = await _read_capped(resp, cap, provider)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ProviderDown(f"cannot connect to {session.config.base_url}: {type(exc).__name__}",
@@ -83,12 +84,13 @@ async def fetch_image(session: HttpSession, url: str, *, params: Mapping[str, An
         except httpx.TimeoutException:
             raise ProviderTimeout("the service stopped answering", provider=provider) from None
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise ProviderDown(f"the image transfer was cut off ({type(exc).__name__})", provider=provider) from None
+            raise ProviderDown(f"the image transfer was cut off ({type(exc).__name__})",
+                               provider=provider) from None
         mime = sniff_image_mime(data)
         if mime is None:
             raise InvalidResponse("the service answered bytes that are not a PNG, JPEG or WebP image",
                                   provider=provider)
         return data, mime
 
-    return await with_deadline(call_with_retry(attempt, session.retry, sleep=sleep, on_retry=session.on_retry),
-                               deadline_s or session.config.timeout_s, provider)
+    retried = call_with_retry(attempt, session.retry, sleep=sleep, on_retry=session.on_retry)
+    return await with_deadline(retried, deadline_s or session.config.timeout_s, provider)

@@ -2,7 +2,8 @@
 
 Two APIs, both supported because which one answers without a key has changed over time:
 
-* no key: the legacy anonymous endpoint, ``GET {base}/prompt/{prompt}?model=&width=&height=&seed=&nologo=&private=``;
+* no key: the legacy anonymous endpoint,
+  ``GET {base}/prompt/{prompt}?model=&width=&height=&seed=&nologo=&private=``;
 * a key: the gateway, ``GET {gateway}/image/{prompt}?model=&width=&height=&seed=`` with
   ``Authorization: Bearer <key>``. The documented ``?key=`` alternative is never used: URLs end up in proxy
   and server logs, headers do not.
@@ -84,14 +85,15 @@ class PollinationsProvider:
     # -- generation ----------------------------------------------------------------------------------
     async def submit(self, request: ImageRequest) -> ImageResult:
         if request.init_image is not None:
-            raise InvalidRequest("Pollinations cannot start from a local image (it only takes public image URLs)",
-                                 provider=self.id)
+            raise InvalidRequest("Pollinations cannot start from a local image (it only takes public image "
+                                 "URLs)", provider=self.id)
         prompt = request.prompt.strip()
         if not prompt:
             raise InvalidRequest("the prompt is empty", provider=self.id)
         encoded = quote(prompt, safe="")
         if len(encoded) > MAX_ENCODED_PROMPT:
-            raise InvalidRequest("the prompt is too long for Pollinations (it travels in the URL)", provider=self.id)
+            raise InvalidRequest("the prompt is too long for Pollinations (it travels in the URL)",
+                                 provider=self.id)
         width, height = size_for(request, long_side=1024, multiple=8) or DEFAULT_SIZE
         model = request.model or self.info.default_model
         images = []
@@ -99,7 +101,7 @@ class PollinationsProvider:
             data, mime = await self._generate_one(encoded, model, width, height, seed)
             # The response echoes nothing: the seed is the one sent; the size is read from the bytes later.
             images.append(GeneratedImage(data=data, mime=mime, seed=seed))
-        return ImageResult(images=tuple(images), usage={"requests": len(images)})
+        return ImageResult(images=tuple(images))
 
     @staticmethod
     def _seeds(request: ImageRequest) -> list[int]:
@@ -134,7 +136,7 @@ class PollinationsProvider:
 
     def _map_error(self, resp: httpx.Response, body: Any) -> ProviderError | None:
         status = resp.status_code
-        if isinstance(body, dict) and isinstance(body.get("error"), str) and isinstance(body.get("message"), str):
+        if isinstance(body, dict) and all(isinstance(body.get(k), str) for k in ("error", "message")):
             # The legacy endpoint answers {"error": "<status text>", "message": "<what went wrong>"}.
             body = {"message": f"{body['error']}: {body['message']}"}
         text = (error_message_from_body(body) or resp.reason_phrase or f"HTTP {status}")[:300]

@@ -24,7 +24,7 @@ PRAGMAS: dict[str, object] = {
     "foreign_keys": 1,
     "cache_size": -65536,  # 64 MiB
     "temp_store": "memory",
-    "recursive_triggers": 0,  # so an INSERT OR REPLACE still fires the FTS delete trigger
+    "recursive_triggers": 1,  # so an INSERT OR REPLACE still fires the FTS delete trigger
     # mmap_size stays 0: an I/O error on a mapped file is a SIGBUS that kills the process.
 }
 FIXED_WAL_RESET = (3, 51, 3)

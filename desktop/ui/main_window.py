@@ -30,6 +30,7 @@ from desktop.ui.gallery_menu import build_gallery_menu
 from desktop.ui.gallery_model import GalleryModel
 from desktop.ui.gallery_view import GalleryView
 from desktop.ui.generate_panel import GeneratePanel
+from desktop.ui.qtfix import install_emit_refcount_fix
 from desktop.ui.import_controller import IMAGE_FILTER, ImportController
 from desktop.ui.theme import STYLESHEET
 from desktop.ui.thumbnail_loader import ThumbnailLoader
@@ -42,6 +43,7 @@ TITLE = "AI Images Studio"
 class MainWindow(QMainWindow):
     def __init__(self, services: AppServices, runner: TaskRunner, on_close: Callable[[], None]) -> None:
         super().__init__()
+        install_emit_refcount_fix()  # before any Python-side emit (see qtfix)
         self.services = services
         self.library = services.library
         self.runner = runner

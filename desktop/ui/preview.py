@@ -139,10 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
     import qasync
 
+    from desktop.ui.qtfix import install_emit_refcount_fix
     from desktop.ui.theme import apply_app_style
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)
+    install_emit_refcount_fix()
     apply_app_style(app)  # type: ignore[arg-type]
     if args.dark:
         from PySide6.QtCore import Qt

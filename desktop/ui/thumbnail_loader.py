@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
+from desktop.ui.qtfix import install_emit_refcount_fix
+
 log = logging.getLogger(__name__)
 
 Key = tuple[int, int]  # (image id, long edge in device pixels)
@@ -116,6 +118,7 @@ class ThumbnailLoader(QObject):
     def __init__(self, parent: QObject | None = None, *, workers: int = 2,
                  limit_bytes: int = 96 * 1024 * 1024) -> None:
         super().__init__(parent)
+        install_emit_refcount_fix()  # workers emit once per thumbnail (see qtfix)
         self.cache = PixmapLRU(limit_bytes)
         self.failed: set[Key] = set()
         self._wanted: dict[str, list[ThumbRequest]] = {}

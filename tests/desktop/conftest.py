@@ -43,6 +43,14 @@ def desktop_memory_keyring() -> Iterator[keyring.backend.KeyringBackend]:
     keyring.set_keyring(previous)
 
 
+@pytest.fixture(autouse=True)
+def _emit_refcount_fix(qapp):  # type: ignore[no-untyped-def]
+    """PySide6 6.12 + Python 3.11 leak a reference to True per emit (desktop/ui/qtfix.py)."""
+    from desktop.ui.qtfix import install_emit_refcount_fix
+
+    install_emit_refcount_fix()
+
+
 @pytest.fixture
 def qloop(qapp):  # type: ignore[no-untyped-def]
     """qasync loop marked running, so asyncSlot/create_task work while qtbot pumps Qt events."""

@@ -1,4 +1,4 @@
-"""ComfyUIProvider against the loopback ComfyUI fake: the filled workflow, queue/history/view, cancel, errors."""
+"""ComfyUIProvider against the loopback ComfyUI fake: filled workflow, queue/history/view, cancel, errors."""
 
 from __future__ import annotations
 
@@ -201,12 +201,15 @@ async def test_validation_400_names_the_node_error(make: Any) -> None:
 
 @pytest.mark.parametrize("reply, text", [
     (Reply(400, {"error": "no prompt", "node_errors": {}}), "no prompt"),
-    (Reply(400, {"error": {"type": "invalid_prompt", "message": "Cannot execute because node Foo does not exist.",
-                           "details": "Node ID '#3'"}, "node_errors": {}}), "Foo does not exist"),
-    (Reply(200, {"prompt_id": "x", "number": 1, "node_errors": {"3": {"errors": [{"message": "Bad"}],
-                                                                     "class_type": "KSampler"}}}), "KSampler: Bad"),
+    (Reply(400, {"error": {"type": "invalid_prompt", "details": "Node ID '#3'",
+                           "message": "Cannot execute because node Foo does not exist."}, "node_errors": {}}),
+     "Foo does not exist"),
+    (Reply(200, {"prompt_id": "x", "number": 1,
+                 "node_errors": {"3": {"errors": [{"message": "Bad"}], "class_type": "KSampler"}}}),
+     "KSampler: Bad"),
 ])
-async def test_refused_workflows_are_invalid_request(make: Any, fake: ComfyUIFake, reply: Reply, text: str) -> None:
+async def test_refused_workflows_are_invalid_request(make: Any, fake: ComfyUIFake, reply: Reply,
+                                                     text: str) -> None:
     fake.fault("prompt", reply)
     with pytest.raises(InvalidRequest, match=text):
         await make().submit(req(model="sd_xl_base_1.0.safetensors"))
@@ -322,7 +325,8 @@ def test_nodes_are_found_by_links_not_ids() -> None:
     renamed["n3"]["inputs"]["model"] = ["lora", 0]
     renamed["n3"]["class_type"] = "KSamplerAdvanced"
     renamed["n3"]["inputs"]["noise_seed"] = renamed["n3"]["inputs"].pop("seed")
-    graph = fill_workflow(renamed, req("hi", negative_prompt="lo", aspect_ratio="3:4"), seed=5, checkpoint="c")
+    request = req("hi", negative_prompt="lo", aspect_ratio="3:4")
+    graph = fill_workflow(renamed, request, seed=5, checkpoint="c")
     assert graph["n6"]["inputs"]["text"] == "hi" and graph["n7"]["inputs"]["text"] == "lo"
     assert graph["n3"]["inputs"]["noise_seed"] == 5 and graph["n4"]["inputs"]["ckpt_name"] == "c"
     assert (graph["n5"]["inputs"]["width"], graph["n5"]["inputs"]["height"]) == (768, 1024)

@@ -176,7 +176,8 @@ async def test_429_retry_after_then_success(make: Any, fake: PollinationsFake, s
     assert len(result.images) == 1 and 4.0 in sleeps and len(fake.calls("generate")) == 2
 
 
-async def test_concurrent_submits_wait_their_turn_instead_of_tripping_429(make: Any, fake: PollinationsFake) -> None:
+async def test_concurrent_submits_wait_their_turn_instead_of_tripping_429(make: Any,
+                                                                          fake: PollinationsFake) -> None:
     fake.work_s = 0.05
     provider = make()
     results = await asyncio.gather(provider.submit(req()), provider.submit(req()))
@@ -198,7 +199,8 @@ async def test_5xx_is_retried(make: Any, fake: PollinationsFake) -> None:
 
 
 async def test_5xx_every_time_is_provider_down(make: Any, fake: PollinationsFake) -> None:
-    fake.fault("generate", Reply(500, {"error": "Internal Server Error", "message": "model crashed"}), times=3)
+    fake.fault("generate", Reply(500, {"error": "Internal Server Error", "message": "model crashed"}),
+               times=3)
     with pytest.raises(ProviderDown, match="model crashed"):
         await make().submit(req())
 

@@ -37,3 +37,24 @@ def test_quiet_gui_thread_reports_nothing(qtbot) -> None:
     qtbot.wait(100)
     detector.stop()
     assert detector.stats.stalls == 0 and detector.stats.worst_gap < 0.1
+
+
+def test_emit_refcount_fix_keeps_true_alive(qapp) -> None:
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from desktop.ui.qtfix import emit_leaks_true, install_emit_refcount_fix
+
+    install_emit_refcount_fix()
+    assert not emit_leaks_true()
+
+    class Emitter(QObject):
+        fired = Signal(int)
+
+    emitter = Emitter()
+    emitter.fired.connect(lambda _n: None)
+    before = sys.getrefcount(True)
+    for _ in range(500):
+        emitter.fired.emit(1)
+    assert sys.getrefcount(True) >= before

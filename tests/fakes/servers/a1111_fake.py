@@ -27,8 +27,8 @@ from tests.fakes.servers.base import FakeServer, Reply, Request, png_bytes
 
 CHECKPOINTS = [
     {"title": "v1-5-pruned-emaonly.safetensors [6ce0161689]", "model_name": "v1-5-pruned-emaonly",
-     "hash": "6ce0161689", "sha256": "6ce0161689" + "0" * 54, "filename": "/models/v1-5-pruned-emaonly.safetensors",
-     "config": None},
+     "hash": "6ce0161689", "sha256": "6ce0161689" + "0" * 54,
+     "filename": "/models/v1-5-pruned-emaonly.safetensors", "config": None},
     {"title": "sd_xl_base_1.0.safetensors [31e35c80fc]", "model_name": "sd_xl_base_1.0", "hash": "31e35c80fc",
      "sha256": "31e35c80fc" + "0" * 54, "filename": "/models/sd_xl_base_1.0.safetensors", "config": None},
 ]

@@ -22,8 +22,9 @@ from typing import Any
 
 from tests.fakes.servers.base import FakeServer, Reply, Request, png_bytes
 
-NODE_CLASSES = {"CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "KSamplerAdvanced",
-                "VAEDecode", "SaveImage", "PreviewImage", "LoraLoader", "LoadImage", "VAEEncode"}
+NODE_CLASSES = {"CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler",
+                "KSamplerAdvanced", "VAEDecode", "SaveImage", "PreviewImage", "LoraLoader", "LoadImage",
+                "VAEEncode"}
 
 
 @dataclass
@@ -57,7 +58,8 @@ class ComfyUIFake(FakeServer):
         self.route("view", "GET", r"/view", self._view)
         self.route("object_info", "GET", r"/object_info/CheckpointLoaderSimple", lambda r: Reply(200, {
             "CheckpointLoaderSimple": {"input": {"required": {"ckpt_name": [list(self.checkpoints), {}]}},
-                                       "output": ["MODEL", "CLIP", "VAE"], "name": "CheckpointLoaderSimple"}}))
+                                       "output": ["MODEL", "CLIP", "VAE"],
+                                       "name": "CheckpointLoaderSimple"}}))
         self.route("system_stats", "GET", r"/system_stats", lambda r: Reply(200, {
             "system": {"os": "posix", "comfyui_version": "0.3.40", "python_version": "3.11"},
             "devices": [{"name": "cpu", "type": "cpu", "vram_total": 0, "vram_free": 0}]}))
@@ -143,14 +145,13 @@ class ComfyUIFake(FakeServer):
     def _history_entry(self, job: Job) -> dict[str, Any]:
         start = ["execution_start", {"prompt_id": job.prompt_id, "timestamp": 0}]
         if job.interrupted:
-            return {"prompt": [], "outputs": {}, "status": {"status_str": "error", "completed": False, "messages": [
-                start, ["execution_interrupted", {"prompt_id": job.prompt_id, "node_id": "3",
-                                                  "node_type": "KSampler", "executed": ["4"]}]]}}
+            return self._failed(start, ["execution_interrupted", {
+                "prompt_id": job.prompt_id, "node_id": "3", "node_type": "KSampler", "executed": ["4"]}])
         if job.outcome == "error":
-            return {"prompt": [], "outputs": {}, "status": {"status_str": "error", "completed": False, "messages": [
-                start, ["execution_error", {"prompt_id": job.prompt_id, "node_id": "3", "node_type": "KSampler",
-                                            "executed": [], "exception_message": "CUDA out of memory",
-                                            "exception_type": "torch.OutOfMemoryError", "traceback": []}]]}}
+            return self._failed(start, ["execution_error", {
+                "prompt_id": job.prompt_id, "node_id": "3", "node_type": "KSampler", "executed": [],
+                "exception_message": "CUDA out of memory", "exception_type": "torch.OutOfMemoryError",
+                "traceback": []}])
         if not job.outputs and job.outcome == "success":
             save_id = next(i for i, n in job.graph.items() if n["class_type"] == "SaveImage")
             latent = next(n for n in job.graph.values() if n["class_type"] == "EmptyLatentImage")["inputs"]
@@ -165,6 +166,11 @@ class ComfyUIFake(FakeServer):
                 "status": {"status_str": "success", "completed": True, "messages": [
                     start, ["execution_success", {"prompt_id": job.prompt_id, "timestamp": 1}]]},
                 "meta": {}}
+
+    @staticmethod
+    def _failed(*messages: list[Any]) -> dict[str, Any]:
+        return {"prompt": [], "outputs": {},
+                "status": {"status_str": "error", "completed": False, "messages": list(messages)}}
 
     def _view(self, req: Request) -> Reply:
         def q(name: str, default: str = "") -> str:

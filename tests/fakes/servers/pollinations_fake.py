@@ -1,4 +1,4 @@
-"""A loopback Pollinations (reference §7b): the legacy anonymous endpoint and the keyed gateway in one server.
+"""A loopback Pollinations (reference §7b): the legacy anonymous endpoint and the keyed gateway in one.
 
 * ``GET /prompt/{prompt}`` (anonymous): one request at a time per client, a second concurrent one gets 429
   with Retry-After; ``require_key_anon`` makes it answer 401 as if the anonymous tier had been closed.
@@ -52,7 +52,8 @@ class PollinationsFake(FakeServer):
 
     def _anonymous(self, req: Request) -> Reply:
         if self.require_key_anon:
-            return Reply(401, {"error": "Unauthorized", "message": "Anonymous access is closed; sign up for a key"})
+            return Reply(401, {"error": "Unauthorized",
+                               "message": "Anonymous access is closed; sign up for a key"})
         with self._state:
             if self._in_flight >= 1:
                 return Reply(429, {"error": "Too Many Requests", "message": "Queue full for IP"},
