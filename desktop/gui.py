@@ -6,12 +6,12 @@ import asyncio
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 log = logging.getLogger("desktop.gui")
 
 
-def _install_excepthook(show: "callable | None" = None) -> None:
+def _install_excepthook(show: Callable[[BaseException], None] | None = None) -> None:
     from providers.http import redact
 
     def hook(exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
@@ -19,11 +19,34 @@ def _install_excepthook(show: "callable | None" = None) -> None:
         log.error("unhandled error:\n%s", text)
         if show is not None:
             try:
-                show(redact(f"{exc_type.__name__}: {exc}"))
+                show(RuntimeError(redact(f"{exc_type.__name__}: {exc}")))
             except Exception:
                 pass
 
     sys.excepthook = hook
+
+
+def install_feature_ui(window: object, services: object, runner: object) -> None:
+    """Generation panel and queue, settings and usage: each feature adds itself to the window."""
+    from desktop.ui.generate import install_generation_ui
+    from desktop.ui.settings import install_money_ui
+
+    install_generation_ui(window, services, runner)
+    install_money_ui(window, services, runner)
+
+
+async def _after_first_frame(services: object, generation: object) -> None:
+    """Work that must not delay the first window: local backend detection, then resuming journalled jobs
+    (a restart after a crash continues polling instead of paying twice)."""
+    from providers.local_detect import detect_local_backends
+
+    found = await detect_local_backends(services.catalogue)  # type: ignore[attr-defined]
+    services.extras["local_backends"] = found  # type: ignore[attr-defined]
+    if found:
+        log.info("local backends found: %s", ", ".join(sorted(found)))
+    resumed = await generation.jobs.resume()  # type: ignore[attr-defined]
+    if resumed:
+        log.info("resumed %d unfinished job(s)", len(resumed))
 
 
 def run_gui(data_dir: str | None, debug: bool, qt_args: Sequence[str]) -> int:
@@ -63,15 +86,16 @@ def run_gui(data_dir: str | None, debug: bool, qt_args: Sequence[str]) -> int:
                               f"The library cannot be opened:\n{exc}")
             await run_dialog(box)  # never exec() inside a coroutine
             return 3
+        from desktop.services.wiring import attach_generation
         from desktop.ui.main_window import MainWindow
 
         runner = TaskRunner()
+        generation = attach_generation(services)
         window = MainWindow(services, runner, on_close=closing.set)
-        _install_excepthook(getattr(window, "show_error", None))
+        install_feature_ui(window, services, runner)
+        _install_excepthook(getattr(window, "report_error", None))
         window.show()
-        starter = getattr(window, "after_show", None)
-        if starter is not None:
-            starter()
+        runner.spawn(_after_first_frame(services, generation))
         await closing.wait()
         await runner.cancel_all()
         await services.aclose()

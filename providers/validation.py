@@ -94,9 +94,17 @@ def problems(request: ImageRequest, caps: Capabilities) -> list[str]:
     return found
 
 
+def capabilities_for(info: ProviderInfo, model: str) -> Capabilities | None:
+    """A catalogue model, or for a local backend any checkpoint name with the backend's "default" abilities."""
+    caps = info.model(model)
+    if caps is None and info.local and model:
+        caps = info.model("default")
+    return caps
+
+
 def check(request: ImageRequest, info: ProviderInfo) -> Capabilities:
     """Raise InvalidRequest with every problem at once, or return the model's capabilities."""
-    caps = info.model(request.model)
+    caps = capabilities_for(info, request.model)
     if caps is None:
         known = ", ".join(m.model for m in info.models)
         raise InvalidRequest(f"{info.name} has no model {request.model!r}; known: {known}", provider=info.id)

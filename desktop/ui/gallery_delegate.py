@@ -68,13 +68,16 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.fillPath(clip, base)
 
         if pixmap is not None and not pixmap.isNull():
-            dpr = pixmap.devicePixelRatio() or 1.0
-            pw, ph = pixmap.width() / dpr, pixmap.height() / dpr
-            scale = min(tile.width() / pw, tile.height() / ph)
-            w, h = pw * scale, ph * scale
-            target = QRectF(tile.center().x() - w / 2, tile.center().y() - h / 2, w, h)
+            # Fill the square tile (centre crop): an even grid reads calmer than letterboxed thumbnails.
+            pw, ph = pixmap.width(), pixmap.height()
+            aspect = tile.width() / tile.height()
+            if pw / ph > aspect:
+                sw, sh = ph * aspect, float(ph)
+            else:
+                sw, sh = float(pw), pw / aspect
+            source = QRectF((pw - sw) / 2, (ph - sh) / 2, sw, sh)
             painter.setClipPath(clip)
-            painter.drawPixmap(target, pixmap, QRectF(0, 0, pixmap.width(), pixmap.height()))
+            painter.drawPixmap(tile, pixmap, source)
             painter.setClipping(False)
         else:
             self._paint_placeholder(painter, tile, palette, row)

@@ -17,7 +17,7 @@ class GeneratePanel(QFrame):
         super().__init__(parent)
         self.setObjectName("generatePanel")
         outer = QHBoxLayout(self)
-        outer.setContentsMargins(16, 12, 16, 12)
+        outer.setContentsMargins(16, 12, 16, 10)
         outer.setSpacing(16)
 
         left = QVBoxLayout()
@@ -27,7 +27,7 @@ class GeneratePanel(QFrame):
         self.prompt.setPlaceholderText("Describe the image you want to create…")
         self.prompt.setTabChangesFocus(True)
         self.prompt.setMinimumHeight(64)
-        self.prompt.setMaximumHeight(110)
+        self.prompt.setMaximumHeight(84)
         left.addWidget(self.prompt)
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("Negative prompt (optional)")

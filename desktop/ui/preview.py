@@ -80,8 +80,6 @@ def populate(folder: Path, n: int) -> list[Path]:
 
 
 async def run(args: argparse.Namespace) -> int:
-    from PySide6.QtWidgets import QApplication
-
     from desktop.asyncqt import TaskRunner
     from desktop.services.container import build_services
     from desktop.ui.main_window import MainWindow
@@ -112,8 +110,7 @@ async def run(args: argparse.Namespace) -> int:
             window.view.selectionModel().select(window.model.index(2, 0),
                                                 window.view.selectionModel().SelectionFlag.Select)
         for _ in range(300):  # wait for rows and thumbnails (at most ~6 s)
-            await asyncio.sleep(0.02)
-            QApplication.processEvents()
+            await asyncio.sleep(0.02)  # the Qt loop runs while we wait (never processEvents() in a task)
             visible = list(window.view.visible_rows())
             if all(window.loader.has_exact(window.model.image_id(r), window.model.thumb_px) for r in visible):
                 await asyncio.sleep(0.3)  # the detail preview decodes in a worker

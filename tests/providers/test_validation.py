@@ -67,3 +67,12 @@ def test_adapt_for_maps_size_to_ratio_and_refuses_what_cannot_carry_over():
     assert adapt_for(req(init_image=b"\x89PNG\r\n\x1a\n..."), RATIO_INFO) is None
     # a negative prompt moves only to a model that takes one
     assert adapt_for(req(negative_prompt="blur"), INFO) is None
+
+
+def test_local_backend_accepts_any_checkpoint_name():
+    local = ProviderInfo(id="a1111", name="A1111", base_url="http://127.0.0.1:7860", key_env=None, local=True,
+                         models=(Capabilities(model="default", label="Loaded checkpoint", any_size=True),))
+    caps = check(ImageRequest(prompt="x", provider="a1111", model="juggernautXL_v9.safetensors"), local)
+    assert caps.model == "default"
+    with pytest.raises(InvalidRequest, match="no model"):
+        check(ImageRequest(prompt="x", provider="p", model="juggernautXL"), INFO)
