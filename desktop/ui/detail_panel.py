@@ -38,8 +38,17 @@ def describe(row: ImageRow) -> dict[str, str]:
         "cfg_scale": "" if row.cfg_scale is None else f"{row.cfg_scale:g}",
         "cost_usd": "" if row.cost_usd is None else f"${row.cost_usd:.4f}".rstrip("0").rstrip("."),
         "created": created, "fallback_from": row.fallback_from,
-        "collections": ", ".join(row.collections), "source": row.source, "path": row.path,
+        "collections": ", ".join(row.collections), "source": row.source,
+        "path": _breakable(row.path),
     }
+
+
+def _breakable(path: str) -> str:
+    """Let QLabel wrap long paths: a zero-width space after separators and every 24 characters of a name."""
+    parts = []
+    for part in path.replace("\\", "/").split("/"):
+        parts.append("\u200b".join(part[i:i + 24] for i in range(0, len(part), 24)))
+    return "/\u200b".join(parts)
 
 
 class PreviewLabel(QLabel):
@@ -78,6 +87,7 @@ class PreviewLabel(QLabel):
 class DetailPanel(QScrollArea):
     favoriteToggled = Signal(bool)
     ratingChosen = Signal(int)
+    rowShown = Signal(object)  # ImageRow | None, after show_row: lets extensions follow the shown image
 
     def __init__(self, runner: TaskRunner, on_error: Callable[[BaseException], None] | None = None,
                  parent: QWidget | None = None) -> None:
@@ -136,6 +146,9 @@ class DetailPanel(QScrollArea):
         rows.addLayout(actions)
         rows.addLayout(copies)
         layout.addWidget(self.actions_row)
+        self.extensions = QVBoxLayout()  # widgets added by other features (generation: reuse, requested/actual)
+        self.extensions.setSpacing(10)
+        layout.addLayout(self.extensions)
 
         self.form = QFormLayout()
         self.form.setHorizontalSpacing(12)
@@ -173,6 +186,7 @@ class DetailPanel(QScrollArea):
             self.values[key].setText(text)
             self.values[key].setVisible(bool(text))
             self.keys[key].setVisible(bool(text))
+        self.rowShown.emit(row)
         if row is None:
             self._cancel_preview()
             self.preview.set_source(QPixmap())

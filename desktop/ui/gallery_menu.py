@@ -56,6 +56,8 @@ def build_gallery_menu(window: MainWindow) -> QMenu:
         menu.addAction(icon("copy"), "Copy prompt", lambda: QGuiApplication.clipboard().setText(row.prompt))
         if row.seed is not None:
             menu.addAction("Copy seed", lambda: QGuiApplication.clipboard().setText(str(row.seed)))
+        for hook in getattr(window, "gallery_menu_hooks", ()):  # e.g. "Reuse parameters" (desktop.ui.generate)
+            hook(menu, ids)
         menu.addSeparator()
     if scope.kind == "trash":
         menu.addAction(a["restore"])

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
 
@@ -33,6 +33,7 @@ from desktop.ui.generate_panel import GeneratePanel
 from desktop.ui.qtfix import install_emit_refcount_fix
 from desktop.ui.import_controller import IMAGE_FILTER, ImportController
 from desktop.ui.theme import STYLESHEET
+from desktop.ui.window_collections import CollectionCommandsMixin
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from storage.records import ImageQuery
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 TITLE = "AI Images Studio"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(CollectionCommandsMixin, QMainWindow):
     def __init__(self, services: AppServices, runner: TaskRunner, on_close: Callable[[], None]) -> None:
         super().__init__()
         install_emit_refcount_fix()  # before any Python-side emit (see qtfix)
@@ -346,67 +347,6 @@ class MainWindow(QMainWindow):
         if count:
             index = self.model.index(max(0, min(count - 1, row)), 0)
             self.view.setCurrentIndex(index)
-
-    # -- collections -------------------------------------------------------------------------------------
-    def new_collection(self) -> None:
-        self.collections_dock.show()
-        self.collections.begin_create()
-
-    def rename_collection(self) -> None:
-        self.collections.begin_rename()
-
-    def add_to_collection(self, collection_id: int) -> None:
-        self.add_ids_to_collection(collection_id, self.target_ids())
-
-    def add_ids_to_collection(self, collection_id: int, ids: list[int]) -> None:
-        if ids:
-            self.commands.add_to_collection(collection_id, ids)
-            row = self.collections.collection_by_id(collection_id)
-            self.statusBar().showMessage(f"Added {len(ids)} to “{row.name if row else collection_id}”", 5000)
-
-    def remove_from_collection(self) -> None:
-        scope = self.collections.scope()
-        if scope.kind == "collection":
-            self._on_ids(lambda ids: self.commands.remove_from_collection(scope.collection_id, ids,
-                                                                          list(self.model.ids)))
-
-    def reorder(self, moved: list[int], target: int) -> None:
-        scope = self.collections.scope()
-        if scope.kind != "collection" or not self.view.reorder_enabled:
-            return
-        self.commands.reorder(scope.collection_id, list(self.model.ids), moved, target)
-        self.model.refresh()
-        self._reselect(moved)
-
-    def _reselect(self, ids: list[int]) -> None:
-        selection = self.view.selectionModel()
-        selection.clearSelection()
-        if ids:
-            self.view.setCurrentIndex(self.model.index_of(ids[0]))
-        for image_id in ids:
-            selection.select(self.model.index_of(image_id), QItemSelectionModel.SelectionFlag.Select)
-
-    def move_selection(self, step: int) -> None:
-        ids = self.view.selected_ids()
-        if not ids:
-            return
-        rows = sorted(self.model.row_of(i) for i in ids)
-        target = rows[0] - 1 if step < 0 else rows[-1] + 2
-        self.reorder(ids, max(0, min(self.model.rowCount(), target)))
-
-    async def ask_export(self) -> Path | None:
-        scope = self.collections.scope()
-        if scope.kind != "collection":
-            self.statusBar().showMessage("Select a collection to export", 5000)
-            return None
-        box = QMessageBox(QMessageBox.Icon.Question, "Export collection", f"Export “{scope.name}” as…",
-                          QMessageBox.StandardButton.Cancel, self)
-        folder = box.addButton("Folder…", QMessageBox.ButtonRole.AcceptRole)
-        zipped = box.addButton(".zip archive…", QMessageBox.ButtonRole.AcceptRole)
-        await run_dialog(box)
-        if box.clickedButton() not in (folder, zipped):
-            return None
-        return await self.collections.export(scope.collection_id, as_zip=box.clickedButton() is zipped)
 
     # -- gallery context menu ------------------------------------------------------------------------------
     def _gallery_menu(self, pos: QPoint) -> None:

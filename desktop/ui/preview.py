@@ -124,6 +124,23 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dark_palette() -> "QPalette":
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    roles = QPalette.ColorRole
+    for role, colour in ((roles.Window, "#2b2d31"), (roles.WindowText, "#e6e6e6"), (roles.Base, "#1f2023"),
+                         (roles.AlternateBase, "#303236"), (roles.Text, "#e6e6e6"), (roles.Button, "#35373c"),
+                         (roles.ButtonText, "#e6e6e6"), (roles.Highlight, "#3d8ee0"), (roles.Mid, "#55575c"),
+                         (roles.Midlight, "#3a3c41"), (roles.HighlightedText, "#ffffff"),
+                         (roles.PlaceholderText, "#8a8c91"), (roles.ToolTipBase, "#35373c"),
+                         (roles.ToolTipText, "#e6e6e6")):
+        p.setColor(role, QColor(colour))
+    for role in (roles.Text, roles.WindowText, roles.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#75777c"))
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True, type=Path)
@@ -147,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import Qt
 
         app.styleHints().setColorScheme(Qt.ColorScheme.Dark)  # type: ignore[union-attr]
+        app.setPalette(_dark_palette())  # offscreen has no system scheme: stand in for a dark desktop
     return qasync.run(run(args))
 
 

@@ -191,6 +191,7 @@ class GenerationPanel(QFrame):
             shortcut.activated.connect(self.start_generate)
         self._fill_providers()
         self._rebuild()
+        self._show_validation()
 
     def _edit(self, **changes: object) -> None:
         if not self._syncing:

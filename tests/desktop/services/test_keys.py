@@ -102,6 +102,12 @@ async def test_test_key_reports_the_balance_where_the_api_has_one():
 
 
 async def test_unreachable_service_gets_a_verdict_not_an_exception():
-    keys, _ = _service(env={"IMAGES_STUDIO_OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    async def no_sleep(_s: float) -> None:
+        return None
+
+    env = {"IMAGES_STUDIO_OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    keys = KeyService(SecretStore(env={}), Catalogue.load(), env=env,
+                      make_factory=lambda source: ProviderFactory(Catalogue.load(), source, env=env,
+                                                                  adapter_kwargs={"sleep": no_sleep}))
     result = await keys.test_key("openai", "sk-some-key-0000000000")
     assert not result.ok and "OpenAI" in result.verdict and "sk-some-key" not in result.verdict
