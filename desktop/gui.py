@@ -59,6 +59,11 @@ def run_gui(data_dir: str | None, debug: bool, qt_args: Sequence[str]) -> int:
     from storage.paths import AppPaths, StorageError
 
     app = QApplication([sys.argv[0], *qt_args])
+    from desktop.ui.qtfix import install_emit_refcount_fix
+    from desktop.ui.theme import apply_app_style
+
+    install_emit_refcount_fix()  # a no-op unless the PySide6 build has the emit refcount bug
+    apply_app_style(app)
     app.setApplicationName("AI Images Studio")
     app.setOrganizationName("AI Images Studio")
     app.setDesktopFileName("ai-images-studio")

@@ -4,6 +4,7 @@ generations and key tests. Plus redaction of Authorization / x-key headers in de
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -31,8 +32,7 @@ def _hits(root: Path) -> list[str]:
     return found
 
 
-@pytest.mark.anyio
-async def test_canary_key_never_leaks_after_successful_and_failed_generations(
+def test_canary_key_never_leaks_after_successful_and_failed_generations(
         tmp_path, monkeypatch, capsys, caplog, desktop_memory_keyring):
     caplog.set_level(logging.DEBUG)
     desktop_memory_keyring.store[(SERVICE, "openai")] = CANARY
@@ -64,7 +64,7 @@ async def test_canary_key_never_leaks_after_successful_and_failed_generations(
             for argv in (("usage", "--json"), ("usage",), ("keys", "status"), ("keys", "status", "--json"),
                          ("jobs", "--json"), ("list", "--json"), ("quota", "show", "--json")):
                 assert cli(*argv) == 0
-            verdict = await KeyService(SecretStore(), Catalogue.load()).test_key("openai")
+            verdict = asyncio.run(KeyService(SecretStore(), Catalogue.load()).test_key("openai"))
             assert not verdict.ok and "refused" in verdict.verdict
             outputs.append(verdict.verdict)
     finally:

@@ -96,6 +96,8 @@ def fit_shape(caps: Capabilities, shape: str, width: int, height: int) -> tuple[
     options = [o.value for o in shape_options(caps)]
     if shape in options and shape != CUSTOM:
         return shape, width, height
+    if shape == CUSTOM and caps.any_size:  # keep the typed size, clamped to what the model can make
+        return CUSTOM, _clamp(width, caps), _clamp(height, caps)
     if shape == CUSTOM or not shape:
         size = f"{width}x{height}"
         if size in options:
@@ -116,6 +118,10 @@ def fit_shape(caps: Capabilities, shape: str, width: int, height: int) -> tuple[
     if same:
         return same[0], width, height
     return _default_shape(caps), width, height
+
+
+def _clamp(side: int, caps: Capabilities) -> int:
+    return max(caps.min_side, min(caps.max_side, side))
 
 
 def normalise(form: FormState, caps: Capabilities, presets: Sequence[object] = ()) -> FormState:
@@ -231,5 +237,5 @@ def reuse(form: FormState, image: Reused, parts: Iterable[str], provider_info: P
     if (everything or "seed" in wanted) and image.seed is not None:
         changes.update(seed_mode="fixed", seed=int(image.seed))
     if (everything or "size" in wanted) and image.width and image.height:
-        changes.update(shape=CUSTOM, width=image.width, height=image.height)
+        changes.update(shape="", width=image.width, height=image.height)  # "": fit_shape picks the nearest
     return dataclasses.replace(form, **changes)  # type: ignore[arg-type]

@@ -131,6 +131,9 @@ class GenerationPanel(QFrame):
             "style": Field("STYLE", self.style_combo, name="styleField"),
             "quality": Field("QUALITY", self.quality, name="qualityField"),
         }
+        for field in self.fields.values():
+            field.setParent(self)  # parented up front: showing a parentless widget would open a window
+            field.hide()
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(12)
         self.grid.setVerticalSpacing(8)
@@ -226,10 +229,10 @@ class GenerationPanel(QFrame):
             self.grid.removeWidget(field)
         position = 0
         for key, field in self.fields.items():
-            field.setVisible(visible[key])
             if visible[key]:
                 self.grid.addWidget(field, position // COLUMNS, position % COLUMNS)
                 position += 1
+            field.setVisible(visible[key])
         self.negative.setVisible(caps.negative_prompt)
         self.init.setVisible(caps.img2img)
         self.count.setToolTip(f"{caps.label} makes up to {caps.max_count} images per run")

@@ -98,8 +98,10 @@ def test_refuses_early_with_the_reason(qtbot, gen_window) -> None:
     _choose(panel.shape, "custom")
     panel.width_box.setValue(3000)  # clamped by the spin box to the model's maximum
     assert panel.width_box.value() == 2048 and panel.generate.isEnabled()
-    ui.vm.update(width=4096)
-    assert not panel.generate.isEnabled() and "outside 256–2048" in panel.problem.text()
+    panel.height_box.setValue(1001)
+    assert not panel.generate.isEnabled() and "multiples of 8" in panel.problem.text()
+    panel.prompt.setPlainText("   ")
+    assert "the prompt is empty" in panel.problem.text() and not panel.generate.isEnabled()
 
 
 def test_missing_key_is_marked_and_blocks_generate(qtbot, gen_window, monkeypatch) -> None:
