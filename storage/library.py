@@ -58,8 +58,8 @@ class Library(CollectionOps, SettingsOps):
                 self._append(self._collection_id_or_create(collection), [image_id])
         return image_id, created
 
-    def ids(self, query: ImageQuery = ImageQuery()) -> list[int]:
-        return image_ids(self._db, query)
+    def ids(self, query: ImageQuery = ImageQuery(), limit: int | None = None) -> list[int]:
+        return image_ids(self._db, query, limit)
 
     def rows(self, ids: Sequence[int]) -> dict[int, ImageRow]:
         return fetch_rows(self._db, self._paths, ids)

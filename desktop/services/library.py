@@ -57,8 +57,8 @@ class LibraryService:
         self.events: EventBus[LibraryEvent] = EventBus()
 
     # -- reads ---------------------------------------------------------------------------------------
-    def ids(self, query: ImageQuery) -> list[int]:
-        return self.library.ids(query)
+    def ids(self, query: ImageQuery, limit: int | None = None) -> list[int]:
+        return self.library.ids(query, limit)
 
     def rows(self, ids: Sequence[int]) -> dict[int, ImageRow]:
         return self.library.rows(ids)

@@ -26,6 +26,7 @@ from storage.records import ImageQuery, ImageRow
 
 IDS_MIME = "application/x-ai-images-studio-ids"
 PAGE = 200
+HEAD_ROWS = 600  # shown synchronously when a query changes: several screens of the largest grid
 ROW_CACHE = 5000
 
 Index = QModelIndex | QPersistentModelIndex
@@ -75,6 +76,8 @@ def diff_runs(old: Sequence[int], new: Sequence[int]) -> list[tuple[int, int]] |
 class GalleryModel(QAbstractListModel):
     rowsLoaded = Signal()  # new row details arrived (the view refreshes what it wants from the loader)
     countChanged = Signal(int)
+    searchFinished = Signal()  # the full id list of the current query is in place
+    _idsReady = Signal(int, object, bool)  # generation, ids (or an exception), reset — queued from a worker
 
     def __init__(self, library: LibraryService, loader: ThumbnailLoader, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +94,9 @@ class GalleryModel(QAbstractListModel):
         self._fetch_timer.setInterval(0)
         self._fetch_timer.timeout.connect(self._fetch_pending)
         loader.ready.connect(self._thumb_ready)
+        self._generation = 0  # bumps on every refresh so a slow search never overwrites a newer answer
+        self.searching = False
+        self._idsReady.connect(self._apply_ids, Qt.ConnectionType.QueuedConnection)
 
     # -- queries ---------------------------------------------------------------------------------------
     @property
@@ -105,8 +111,54 @@ class GalleryModel(QAbstractListModel):
         self._query = query
         self.refresh(reset=True)
 
-    def refresh(self, *, reset: bool = False) -> None:
-        new = self.library.ids(self._query)
+    def refresh(self, *, reset: bool = False, sync: bool = False) -> None:
+        """Re-query the ids. The full list runs on a worker (its own read connection; WAL), so a 100k
+        library or a term matching most of it (~80 ms in SQLite) never stalls the window. A new query first
+        shows its newest screenfuls at once (an indexed LIMIT, well under a millisecond); the rest is
+        appended when the worker answers, so the library's size is invisible when the window opens."""
+        self._generation += 1
+        generation, query = self._generation, self._query
+        if sync:  # a local edit (reorder) whose result the caller reselects at once
+            self._set_ids(self.library.ids(query), reset)
+            return
+        if reset and not query.search.strip():
+            self._set_ids(self.library.ids(query, HEAD_ROWS), True)
+            reset = False
+        self.searching = True
+
+        def run() -> None:
+            try:
+                result: object = self.library.ids(query)
+            except Exception as exc:  # shown as an empty result; the error is logged by the slot
+                result = exc
+            self._idsReady.emit(generation, result, reset)
+
+        self.library.executor.submit(run)
+
+    def _apply_ids(self, generation: int, result: object, reset: bool) -> None:
+        if generation != self._generation:
+            return  # a newer query was started meanwhile
+        self.searching = False
+        if isinstance(result, BaseException):
+            import logging
+
+            logging.getLogger(__name__).error("listing the gallery failed", exc_info=result)
+            result = []
+        self._set_ids(list(result), reset)  # type: ignore[call-overload]
+        self.searchFinished.emit()
+
+    def drop_ids(self, image_ids: Sequence[int]) -> None:
+        """Remove rows we know are gone (trashed) without waiting for the re-query."""
+        gone = set(image_ids)
+        if gone & set(self._ids):
+            self._set_ids([i for i in self._ids if i not in gone], False)
+
+    @property
+    def busy(self) -> bool:
+        """True while a re-query is running on the worker."""
+        return self.searching
+
+    def _set_ids(self, new: list[int], reset: bool) -> None:
         if reset or not self._apply_diff(new):
             self.beginResetModel()
             self._ids = list(new)

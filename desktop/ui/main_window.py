@@ -237,6 +237,8 @@ class MainWindow(CollectionCommandsMixin, QMainWindow):
             if self.model.query.collection:
                 self._resync_timer.start()
         else:  # added / removed / reset
+            if event.kind == "removed":
+                self.model.drop_ids(event.image_ids)  # at once; the re-query below confirms it
             if event.kind == "reset":
                 self.collections.reload()
             self._resync_timer.start()

@@ -43,7 +43,7 @@ class CollectionCommandsMixin:
         if scope.kind != "collection" or not self.view.reorder_enabled:
             return
         self.commands.reorder(scope.collection_id, list(self.model.ids), moved, target)
-        self.model.refresh()
+        self.model.refresh(sync=True)
         self._reselect(moved)
 
     def _reselect(self: MainWindow, ids: list[int]) -> None:

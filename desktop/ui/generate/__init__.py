@@ -46,7 +46,8 @@ def install_generation_ui(window: Any, services: AppServices, runner: TaskRunner
     generation = services.extras.get("generation") or attach_generation(services)
     library = services.library
     report = getattr(window, "report_error", None)
-    vm = GenerateViewModel(generation, library.library, services.extras.get("secrets"), parent=window)
+    vm = GenerateViewModel(generation, library.library, services.extras.get("secrets"), parent=window,
+                           found_local=lambda: services.extras.get("local_backends") or {})
     history = PromptHistory()
     history.load(generation, library)
     panel = GenerationPanel(vm, runner, history, on_error=report)
@@ -71,6 +72,7 @@ def install_generation_ui(window: Any, services: AppServices, runner: TaskRunner
     detail_dock = getattr(window, "detail_dock", None)
     if detail_dock is not None:
         window.splitDockWidget(detail_dock, dock, Qt.Orientation.Vertical)
+        window.resizeDocks([detail_dock, dock], [520, 360], Qt.Orientation.Vertical)
     view_menu = _menu(window, "View")
     if view_menu is not None:
         toggle = dock.toggleViewAction()

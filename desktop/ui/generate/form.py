@@ -7,10 +7,11 @@ No Qt here, so every rule is testable without widgets; the view-model owns one `
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from providers.base import ImageRequest
+from providers.base import ImageRequest, InvalidRequest
 from providers.catalogue import Capabilities, ProviderInfo
 from providers.validation import parse_size, ratio_of
 
@@ -28,7 +29,7 @@ class FormState:
     provider: str = ""
     model: str = ""
     negative_prompt: str = ""
-    shape: str = ""  # "16:9" (aspect ratio), "1024x1024" (listed size) or CUSTOM
+    shape: str = "1:1"  # "16:9" (aspect ratio), "1024x1024" (listed size), CUSTOM, or "" (fit width/height)
     width: int = 1024
     height: int = 1024
     count: int = 1
@@ -117,7 +118,25 @@ def fit_shape(caps: Capabilities, shape: str, width: int, height: int) -> tuple[
     same = [o for o in options if "x" in o and ratio_of(*parse_size(o)) == ratio]
     if same:
         return same[0], width, height
-    return _default_shape(caps), width, height
+    return _nearest(options, ratio) or _default_shape(caps), width, height
+
+
+def _ratio_value(option: str) -> float | None:
+    try:
+        if "x" in option:
+            w, h = parse_size(option)
+            return w / h
+        a, b = option.split(":")
+        return float(a) / float(b)
+    except (ValueError, ZeroDivisionError, InvalidRequest):
+        return None
+
+
+def _nearest(options: Sequence[str], ratio: str) -> str | None:
+    """The listed shape closest in proportion (log scale, so 2:1 and 1:2 are equally far from 1:1)."""
+    target = _ratio_value(ratio)
+    scored = [(abs(math.log(v / target)), o) for o in options if (v := _ratio_value(o)) and target]
+    return min(scored)[1] if scored else None
 
 
 def _clamp(side: int, caps: Capabilities) -> int:

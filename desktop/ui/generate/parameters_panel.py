@@ -113,6 +113,7 @@ class GenerationPanel(QFrame):
         self.count = QSpinBox()
         self.count.setObjectName("countSpin")
         self.count.setMinimumWidth(64)
+        self.count.setMaximumWidth(110)
         self.seed = SeedControl()
         self.style_combo = QComboBox()
         self.style_combo.setObjectName("styleCombo")
@@ -137,7 +138,7 @@ class GenerationPanel(QFrame):
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(12)
         self.grid.setVerticalSpacing(8)
-        for col, stretch in enumerate((3, 3, 4, 3)):
+        for col, stretch in enumerate((3, 4, 4, 2)):
             self.grid.setColumnStretch(col, stretch)
         outer.addLayout(self.grid)
 
@@ -230,7 +231,7 @@ class GenerationPanel(QFrame):
         position = 0
         for key, field in self.fields.items():
             if visible[key]:
-                self.grid.addWidget(field, position // COLUMNS, position % COLUMNS)
+                self.grid.addWidget(field, position // COLUMNS, position % COLUMNS, Qt.AlignmentFlag.AlignTop)
                 position += 1
             field.setVisible(visible[key])
         self.negative.setVisible(caps.negative_prompt)

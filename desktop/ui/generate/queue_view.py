@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 
@@ -39,9 +39,19 @@ QProgressBar::chunk { border-radius: 3px; background: palette(highlight); }
 """
 
 
-def _elide(text: str, limit: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when the dock is narrow (a plain QLabel just cuts the text off)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(" ".join(self.text().split()), Qt.TextElideMode.ElideRight,
+                                             rect.width())
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
 
 
 class JobCard(QFrame):
@@ -57,9 +67,8 @@ class JobCard(QFrame):
         top.setSpacing(8)
         self.state = QLabel()
         self.state.setObjectName("jobState")
-        self.prompt = QLabel()
+        self.prompt = ElidedLabel()
         self.prompt.setObjectName("jobPrompt")
-        self.prompt.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top.addWidget(self.state)
         top.addWidget(self.prompt, 1)
         self.cancel = QPushButton("Cancel")
@@ -73,6 +82,7 @@ class JobCard(QFrame):
         layout.addLayout(top)
         self.meta = QLabel()
         self.meta.setObjectName("jobMeta")
+        self.meta.setWordWrap(True)
         layout.addWidget(self.meta)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
@@ -109,7 +119,7 @@ class JobCard(QFrame):
             self.state.setProperty("state", item.state)
             self.state.style().unpolish(self.state)
             self.state.style().polish(self.state)
-        self.prompt.setText(_elide(item.prompt))
+        self.prompt.setText(item.prompt)
         self.prompt.setToolTip(item.prompt)
         images = f"{item.count} image{'s' if item.count != 1 else ''}"
         meta = [item.provider, item.model, images]
@@ -172,10 +182,12 @@ class QueueView(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 8, 10, 8)
         outer.setSpacing(8)
-        header = QHBoxLayout()
         self.counts = QLabel()
         self.counts.setObjectName("hint")
-        header.addWidget(self.counts, 1)
+        self.counts.setWordWrap(True)
+        outer.addWidget(self.counts)  # own row: the buttons keep their size in a narrow dock
+        header = QHBoxLayout()
+        header.addStretch(1)
         self.cancel_all = QPushButton("Cancel all")
         self.cancel_all.setObjectName("cancelAll")
         self.cancel_all.clicked.connect(self._cancel_all)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from desktop.ui.generate.form import Reused
 from storage.records import ImageRow
@@ -59,9 +59,11 @@ class ReuseBar(QWidget):
         layout.addWidget(caption)
         buttons = QHBoxLayout()
         buttons.setSpacing(4)
-        self.buttons: dict[str, QPushButton] = {}
+        self.buttons: dict[str, QToolButton] = {}
         for name, text, parts in REUSE_CHOICES:
-            button = QPushButton(text.replace(" parameters", "").replace(" only", ""))
+            button = QToolButton()  # compact: four push buttons do not fit a narrow detail dock
+            button.setText(text.replace(" parameters", "").replace(" only", ""))
+            button.setMinimumWidth(52)
             button.setObjectName(name)
             button.setToolTip(f"Put this image's {text.lower()} into the generator; nothing else changes")
             button.clicked.connect(lambda _=False, p=parts: self.row is not None and apply(self.row, list(p)))

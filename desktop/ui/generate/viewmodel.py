@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,7 +58,7 @@ class GenerateViewModel(QObject):
     submitted = Signal(int)
 
     def __init__(self, generation: GenerationService, settings: Settings, secrets: Any = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, found_local: Callable[[], Iterable[str]] | None = None) -> None:
         super().__init__(parent)
         self.generation = generation
         self.catalogue = generation.catalogue
@@ -66,6 +67,7 @@ class GenerateViewModel(QObject):
         self.presets = generation.presets
         self._missing_key: dict[str, bool] = {}
         self._local_found: set[str] = set()
+        self._found_local = found_local or (lambda: ())  # backends the app's start-up probe already found
         self._models: dict[str, str] = {}  # last model chosen per provider, restored on switching back
         self._problems: list[str] = []
         self._request: ImageRequest | None = None
@@ -102,7 +104,7 @@ class GenerateViewModel(QObject):
         return out
 
     def _local_configured(self, provider_id: str) -> bool:
-        if provider_id in self._local_found:
+        if provider_id in self._local_found or provider_id in set(self._found_local()):
             return True
         if any(os.environ.get(n) for n in base_url_env_names(provider_id)):
             return True

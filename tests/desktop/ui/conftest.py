@@ -79,5 +79,5 @@ def import_and_wait(qtbot, win, paths: list[Path]):  # type: ignore[no-untyped-d
     assert task is not None
     qtbot.waitUntil(task.done, timeout=5000)
     report = task.result()
-    qtbot.waitUntil(lambda: not win._resync_timer.isActive())
+    qtbot.waitUntil(lambda: not win._resync_timer.isActive() and not win.model.busy)
     return report

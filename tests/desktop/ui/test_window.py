@@ -97,7 +97,7 @@ def test_favorites_filter_updates_when_unfavorited(qtbot, window, sample_folder)
     image_id = _select_prompt(qtbot, window, A1111_PROMPT)
     window.actions["favorite"].trigger()
     window.filters.favorites.setChecked(True)
-    assert window.model.ids == [image_id]
+    qtbot.waitUntil(lambda: window.model.ids == [image_id], timeout=2000)
     window.view.setCurrentIndex(window.model.index(0, 0))
     window.actions["favorite"].trigger()
     qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=2000)
@@ -116,7 +116,7 @@ def test_trash_undo_and_empty_trash(qtbot, window, sample_folder) -> None:
     window.actions["trash"].trigger()
     window.actions["show_trash"].trigger()
     assert window.collections.scope().kind == "trash"
-    assert window.model.ids == [image_id]
+    qtbot.waitUntil(lambda: window.model.ids == [image_id], timeout=2000)
 
     window.actions["empty_trash"].trigger()
     box = _wait_dialog(qtbot, window, "confirmDialog")
