@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 
@@ -12,6 +13,14 @@ from keyring.backends import fail
 from desktop.app import main
 from storage.secrets import SERVICE
 from tests.fakes.servers.openai_fake import OpenAIFake
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage():
+    """Each CLI call builds parsers and services full of reference cycles; collect them here, so a later
+    refcount-sensitive test (test_qt_binding) does not see their collection as a None-refcount drop."""
+    yield
+    gc.collect()
 
 
 def run(capsys, monkeypatch, *argv: str, stdin: str = "") -> tuple[int, list[dict], str, str]:
