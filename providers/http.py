@@ -36,6 +36,10 @@ ErrorMapper = Callable[[httpx.Response, Any], ProviderError | None]
 
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{6,}"),
+    re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]{6,}"),
+    # Header-shaped secrets in any rendering: "x-key: v", "'x-key': 'v'", "x-goog-api-key=v", "api_key=v".
+    re.compile(r"(?i)((?:x-key|x-goog-api-key|x-api-key|api[-_]?key|authorization)['\"]?\s*[:=]\s*['\"]?)"
+               r"(?!bearer\b|basic\b)[^\s'\",}]{6,}"),
     re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"\br8_[A-Za-z0-9]{8,}"),
 ]

@@ -64,6 +64,9 @@ class MoneyServices:
 def attach_money(services: AppServices, **kwargs: Any) -> MoneyServices:
     """Keys, quotas, usage and money settings (builds the generation stack if it is not there yet)."""
     gen = attach_generation(services, **kwargs)
+    if "keys" not in services.extras:  # the generation stack was attached by other means
+        services.extras["keys"] = KeyService(services.extras.get("secrets") or SecretStore(), services.catalogue,
+                                             gen.factory)
     money = services.extras.get("money")
     if money is None:
         money = services.extras["money"] = MoneyService(services.db, services.catalogue, services.library.library)

@@ -101,8 +101,6 @@ def test_redacting_filter_scrubs_bearer_tokens_and_known_key_shapes():
     assert "sk-proj-abcdef0123456789" not in (record.exc_text or "")
 
 
-@pytest.mark.xfail(strict=True, reason="providers.http.redact has no pattern for x-key / x-goog-api-key "
-                                       "header values or Basic credentials yet (reported to the lead)")
 def test_redacting_filter_scrubs_x_key_and_basic_headers():
     assert "bfl0123456789abcdef" not in _filtered("headers=%r", {"x-key": "bfl0123456789abcdef"})
     assert "dXNlcjpwYXNzd29yZA" not in _filtered("Authorization: Basic dXNlcjpwYXNzd29yZA")
