@@ -36,14 +36,8 @@ def install_feature_ui(window: object, services: object, runner: object) -> None
 
 
 async def _after_first_frame(services: object, generation: object) -> None:
-    """Work that must not delay the first window: local backend detection, then resuming journalled jobs
-    (a restart after a crash continues polling instead of paying twice)."""
-    from providers.local_detect import detect_local_backends
-
-    found = await detect_local_backends(services.catalogue)  # type: ignore[attr-defined]
-    services.extras["local_backends"] = found  # type: ignore[attr-defined]
-    if found:
-        log.info("local backends found: %s", ", ".join(sorted(found)))
+    """Work that must not delay the first window: resuming journalled jobs (a restart after a crash continues
+    polling instead of paying twice). Local backends are probed by the generation panel itself."""
     resumed = await generation.jobs.resume()  # type: ignore[attr-defined]
     if resumed:
         log.info("resumed %d unfinished job(s)", len(resumed))

@@ -40,6 +40,9 @@ class MoneyUi:
         """Show the (single, non-modal) Settings dialog, optionally on a page ("quotas", "openai"…)."""
         if self.settings is None:
             self.settings = SettingsDialog(self.bundle, self.spawn, self.window)
+            # Keys, enabled providers and base URLs may have changed: let the generation panel re-check
+            # which providers are usable (its "(needs key)" marks) once the dialog is closed.
+            self.settings.finished.connect(lambda _r: self._settings_closed())
         self.settings.show()
         self.settings.raise_()
         self.settings.activateWindow()
@@ -62,6 +65,11 @@ class MoneyUi:
         self.usage.show()
         self.usage.raise_()
         return self.usage
+
+    def _settings_closed(self) -> None:
+        generation_ui = getattr(self.window, "generation_ui", None)
+        if generation_ui is not None:
+            self.spawn(generation_ui.vm.refresh_availability(detect_local=False))
 
     def _on_job_event(self, event: Any) -> None:
         """Keep the open views current: a finished job changes the ledger and the quota bars."""
