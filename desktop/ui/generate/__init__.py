@@ -72,7 +72,7 @@ def install_generation_ui(window: Any, services: AppServices, runner: TaskRunner
     detail_dock = getattr(window, "detail_dock", None)
     if detail_dock is not None:
         window.splitDockWidget(detail_dock, dock, Qt.Orientation.Vertical)
-        window.resizeDocks([detail_dock, dock], [520, 360], Qt.Orientation.Vertical)
+        window.resizeDocks([detail_dock, dock], [640, 240], Qt.Orientation.Vertical)  # details matter most
     view_menu = _menu(window, "View")
     if view_menu is not None:
         toggle = dock.toggleViewAction()
