@@ -6,6 +6,7 @@ Clocks and sleeps are injectable so tests run instantly and deterministically.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import random
 import time
@@ -64,6 +65,10 @@ class RetryPolicy:
 
 OnRetry = Callable[[ProviderError, int, float], None]
 
+# Who wants to hear about retries in the current task (a job shows "rate-limited, retrying in 5 s"). A
+# context variable, because one adapter serves many concurrent jobs and each job runs in its own task.
+RETRY_LISTENER: contextvars.ContextVar[OnRetry | None] = contextvars.ContextVar("retry_listener", default=None)
+
 
 async def call_with_retry(
     fn: Callable[[], Awaitable[T]],
@@ -93,8 +98,9 @@ async def call_with_retry(
                 delay = exc.retry_after
             if waited + delay > policy.budget_s:
                 raise
-            if on_retry is not None:
-                on_retry(exc, attempt, delay)
+            for listener in (on_retry, RETRY_LISTENER.get()):
+                if listener is not None:
+                    listener(exc, attempt, delay)
             waited += delay
             await sleep(delay)
 

@@ -27,6 +27,7 @@ from providers.base import (
     TaskState,
 )
 from providers.catalogue import Catalogue
+from providers.policy import RETRY_LISTENER
 from providers.validation import adapt_for, check
 from storage.journal import JobJournal, JobRecord
 
@@ -232,6 +233,13 @@ class JobService:
         started = time.monotonic()
         outcome = "failed"
         result: ImageResult | None = None
+
+        def on_retry(exc: ProviderError, attempt: int, delay: float) -> None:
+            what = "rate-limited" if exc.kind == "rate_limited" else exc.message
+            self._emit(job_id, "retrying", "submitting", provider_id, retry_in=delay,
+                       message=f"{what}; retrying in {delay:.0f} s (attempt {attempt + 1})")
+
+        RETRY_LISTENER.set(on_retry)  # this task only: concurrent jobs keep their own listener
         try:
             async with self._semaphore(provider_id):
                 provider = await self._get_provider(provider_id)

@@ -105,7 +105,10 @@ class JobsModel(QObject):
             item.message = event.message if event.message and len(event.message) < 120 else item.message
         elif kind == "retrying":
             wait = f" in {event.retry_in:.0f} s" if event.retry_in and event.retry_in >= 1 else ""
-            item.message = f"provider hiccup, retrying{wait}"
+            if event.message.startswith("rate-limited"):
+                item.message = f"rate-limited, retrying{wait}"
+            else:
+                item.message = f"provider hiccup, retrying{wait}"
         elif kind == "fallback":
             item.fallback_from = item.fallback_from or item.provider
             item.provider = event.provider

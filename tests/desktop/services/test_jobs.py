@@ -183,3 +183,26 @@ async def test_retry_failed_job_submits_a_new_job(services):
     assert (await gen.jobs.wait(first)).state == "failed"
     second = gen.jobs.retry(first)
     assert second != first and (await gen.jobs.wait(second)).state == "succeeded"
+
+
+async def test_retries_inside_the_adapter_are_reported_as_job_events(services):
+    from providers.base import RateLimited as RL
+    from providers.policy import RetryPolicy, call_with_retry
+
+    class Retrying(FakeProvider):
+        async def submit(self, request):  # a provider whose HTTP layer retries a 429 once
+            calls = {"n": 0}
+
+            async def attempt():
+                calls["n"] += 1
+                if calls["n"] == 1:
+                    raise RL("rate limited", retry_after=0.0, provider="alpha")
+                return self._result(request.count, request.seed)
+
+            return await call_with_retry(attempt, RetryPolicy(), sleep=lambda _d: asyncio.sleep(0))
+
+    gen, events = _gen(services, alpha=Retrying("alpha"))
+    record = await gen.jobs.wait(gen.submit(req()))
+    assert record.state == "succeeded"
+    retrying = [e for e in events if e.kind == "retrying"]
+    assert len(retrying) == 1 and "rate-limited" in retrying[0].message and retrying[0].job_id == record.id
