@@ -11,10 +11,19 @@ from desktop.services.jobs import JobService
 from desktop.services.library import LibraryService
 from desktop.services.provider_factory import KeySource, ProviderFactory
 from desktop.services.styles import apply_style, load_presets
-from providers.base import ImageRequest, ImageResult
+from providers.base import ImageRequest, ImageResult, InvalidResponse, ProviderError
 from providers.catalogue import Catalogue
+from storage.imaging import BadImage
 from storage.importer import prepare_generated
+from storage.paths import StorageError
 from storage.journal import JobJournal
+
+
+class LibraryWriteError(ProviderError):
+    """The library could not store a finished image (full disk, read-only folder). Never a reason to
+    fall back: another provider's image would fail the same way, and this one may already be paid for."""
+
+    kind = "storage"
 
 
 class GenerationService:
@@ -52,13 +61,21 @@ class GenerationService:
         saved: list[int] = []
         for image in result.images:
             cost = (reported / n) if reported is not None else unit_estimate
-            prepared = await loop.run_in_executor(self.library.executor, lambda img=image, c=cost: prepare_generated(
-                img.data, self.library.paths, provider=request.provider, model=request.model,
-                prompt=request.prompt, negative_prompt=request.negative_prompt,
-                seed=img.seed if img.seed is not None else request.seed,
-                revised_prompt=img.revised_prompt or "", cost_usd=c, request_id=result.request_id or "",
-                job_id=job_id, fallback_from=fallback_from, request=_request_json(request_meta, result),
-                extra_params=_extra_params(request)))
+            try:
+                prepared = await loop.run_in_executor(
+                    self.library.executor, lambda img=image, c=cost: prepare_generated(
+                        img.data, self.library.paths, provider=request.provider, model=request.model,
+                        prompt=request.prompt, negative_prompt=request.negative_prompt,
+                        seed=img.seed if img.seed is not None else request.seed,
+                        revised_prompt=img.revised_prompt or "", cost_usd=c, request_id=result.request_id or "",
+                        job_id=job_id, fallback_from=fallback_from, request=_request_json(request_meta, result),
+                        extra_params=_extra_params(request)))
+            except BadImage as exc:
+                # Untrusted bytes: a provider's "image" that fails decoding never reaches the library.
+                raise InvalidResponse(f"the provider sent an unusable image ({exc.reason})",
+                                      provider=request.provider) from None
+            except StorageError as exc:
+                raise LibraryWriteError(f"the image could not be saved: {exc}", provider=request.provider) from None
             # Content addressing makes a resumed job that re-fetches an image a no-op, not a duplicate.
             image_id, added = self.library.add_prepared(prepared, collection=collection)
             if added:

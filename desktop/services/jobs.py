@@ -247,7 +247,12 @@ class JobService:
                 self.journal.update(job_id, state="submitting", provider=provider_id, model=request.model,
                                     fallback_from=fallback_from)
                 self._emit(job_id, "started", "submitting", provider_id)
-                submitted = await provider.submit(request)
+                watcher = self._watch_progress(job_id, provider, caps.typical_seconds)
+                try:
+                    submitted = await provider.submit(request)
+                finally:
+                    if watcher is not None:
+                        watcher.cancel()
                 if isinstance(submitted, TaskHandle):
                     self.journal.update(job_id, state="running", task_id=submitted.task_id, task=submitted.state)
                     self._handles[job_id] = (provider, submitted)
@@ -271,6 +276,26 @@ class JobService:
             if self.guard is not None and reservation is not None:
                 latency = int((time.monotonic() - started) * 1000)
                 await self.guard.settle(reservation, outcome, latency_ms=latency, result=result)
+
+    def _watch_progress(self, job_id: int, provider: Provider, typical_s: float) -> asyncio.Task[None] | None:
+        """While a synchronous request is open, report the backend's own progress (A1111's /progress) so
+        a slow local render shows more than a spinner."""
+        probe = getattr(provider, "progress", None)
+        if not callable(probe):
+            return None
+        interval = max(0.2, getattr(getattr(provider, "config", None), "poll_interval_s", 1.0))
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    value = await probe()
+                except ProviderError:
+                    continue
+                if value is not None:
+                    self._emit(job_id, "progress", "running", provider.id, progress=value)
+
+        return asyncio.ensure_future(watch())
 
     async def _poll(self, job_id: int, provider: Provider, handle: TaskHandle, typical_s: float) -> ImageResult:
         started = time.monotonic()
@@ -379,6 +404,7 @@ def friendly_error(exc: ProviderError) -> str:
         "invalid_request": "change the parameters",
         "invalid_response": "retry; the provider sent something unusable",
         "quota": "raise the quota in Settings ▸ Quotas or wait for it to reset",
+        "storage": "free some disk space or check that the library folder is writable, then retry",
     }
     text = exc.message
     retry_after = getattr(exc, "retry_after", None)

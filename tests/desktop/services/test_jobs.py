@@ -206,3 +206,39 @@ async def test_retries_inside_the_adapter_are_reported_as_job_events(services):
     assert record.state == "succeeded"
     retrying = [e for e in events if e.kind == "retrying"]
     assert len(retrying) == 1 and "rate-limited" in retrying[0].message and retrying[0].job_id == record.id
+
+
+async def test_synchronous_backend_progress_is_reported_while_the_request_is_open(services):
+    class Local(FakeProvider):
+        async def progress(self) -> float:
+            return 0.5
+
+    alpha = Local("alpha", delay_s=0.6)
+    alpha.config.poll_interval_s = 0.2
+    gen, events = _gen(services, alpha=alpha)
+    record = await gen.jobs.wait(gen.submit(req()))
+    assert record.state == "succeeded"
+    assert [e.progress for e in events if e.kind == "progress"][:1] == [0.5]
+
+
+async def test_unusable_image_bytes_and_full_disk_fail_with_clear_messages(services, monkeypatch):
+    from providers.base import GeneratedImage, ImageResult
+    from storage.paths import StorageError
+
+    class Garbage(FakeProvider):
+        def _result(self, count, seed):
+            return ImageResult((GeneratedImage(b"<html>not an image</html>"),), request_id="r1")
+
+    gen, _ = _gen(services, alpha=Garbage("alpha"))
+    record = await gen.jobs.wait(gen.submit(req()))
+    assert record.state == "failed" and "unusable image" in record.error_message
+    assert services.library.ids(__import__("storage.records", fromlist=["ImageQuery"]).ImageQuery()) == []
+
+    def full_disk(*_a, **_k):
+        raise StorageError("disk full: no space left for /library/images")
+
+    monkeypatch.setattr("desktop.services.generation.prepare_generated", full_disk)
+    gen2, _ = _gen(services, alpha=FakeProvider("alpha"))
+    record = await gen2.jobs.wait(gen2.submit(req()))
+    assert record.state == "failed" and record.error_kind == "storage"
+    assert "disk full" in record.error_message and "free some disk space" in record.error_message
