@@ -100,8 +100,23 @@ class GenerateViewModel(QObject):
         for info in self.catalogue.all():
             if info.local and not self._local_configured(info.id) and info.id != self.form.provider:
                 continue
+            setting = self._setting(info.id)
+            if setting is not None and not setting.enabled and info.id != self.form.provider:
+                continue  # switched off in Settings ▸ Providers
             out.append(ProviderChoice(info.id, info.name, self._missing_key.get(info.id, False), info.local))
         return out
+
+    def _setting(self, provider_id: str) -> Any:
+        getter = getattr(self.settings, "provider_setting", None)
+        return getter(provider_id) if getter else None
+
+    def _preferred_model(self, info: ProviderInfo) -> str:
+        """The model last used with this provider, else the one chosen in Settings, else the catalogue's."""
+        setting = self._setting(info.id)
+        chosen = setting.default_model if setting is not None else ""
+        if chosen and (info.model(chosen) or info.local):
+            return chosen
+        return info.default_model or info.models[0].model
 
     def _local_configured(self, provider_id: str) -> bool:
         if provider_id in self._local_found or provider_id in set(self._found_local()):
@@ -143,7 +158,7 @@ class GenerateViewModel(QObject):
         if provider_id == self.form.provider or provider_id not in self.catalogue:
             return
         info = self.catalogue.get(provider_id)
-        model = self._models.get(provider_id) or info.default_model or info.models[0].model
+        model = self._models.get(provider_id) or self._preferred_model(info)
         self._apply(dataclasses.replace(self.form, provider=provider_id, model=model), caps_changed=True)
 
     def set_model(self, model_id: str) -> None:

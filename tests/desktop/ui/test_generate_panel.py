@@ -168,3 +168,16 @@ def test_ctrl_enter_generates_and_history_fills_the_prompt(qtbot, gen_window, po
     assert popup.listing.count() == 1
     qtbot.keyClick(popup.filter, Qt.Key.Key_Return)
     assert panel.prompt.toPlainText() == "a moonlit harbour" and not popup.isVisible()
+
+
+def test_provider_settings_hide_disabled_providers_and_pick_the_default_model(qtbot, gen_window, services) -> None:
+    from storage.prefs import ProviderSettings
+
+    _win, ui = gen_window
+    lib = services.library.library
+    lib.save_provider_setting(ProviderSettings(provider="kie", enabled=False))
+    lib.save_provider_setting(ProviderSettings(provider="stability", default_model="sd3.5-medium"))
+    ids = [choice.id for choice in ui.vm.providers()]
+    assert "kie" not in ids and "stability" in ids
+    ui.vm.set_provider("stability")
+    assert ui.vm.form.model == "sd3.5-medium"
