@@ -9,7 +9,7 @@ from typing import Any
 
 from desktop.services.jobs import JobService
 from desktop.services.library import LibraryService
-from desktop.services.provider_factory import KeySource, ProviderFactory
+from desktop.services.provider_factory import ProviderFactory
 from desktop.services.styles import apply_style, load_presets
 from providers.base import ImageRequest, ImageResult, InvalidResponse, ProviderError
 from providers.catalogue import Catalogue
