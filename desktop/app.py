@@ -67,16 +67,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop import cli
 
     parser = cli.build_parser(cli_commands())
-    known, _ = parser.parse_known_args(argv) if argv else (argparse.Namespace(command=None), [])
-    if getattr(known, "command", None):
+    if _subcommand(argv, parser) or any(a in ("-h", "--help") for a in argv):
         return cli.run(argv, parser)
     gui_parser = argparse.ArgumentParser(prog="images-studio")
     gui_parser.add_argument("--data-dir")
     gui_parser.add_argument("--debug", action="store_true")
-    gui_args, qt_args = gui_parser.parse_known_args(argv)
+    gui_args, rest = gui_parser.parse_known_args(argv)
+    # Files handed over by the desktop ("Open with", Exec=images-studio %F) are imported into the library;
+    # anything else is left for Qt (e.g. -platform xcb).
+    files = [os.path.abspath(a) for a in rest if not a.startswith("-") and os.path.exists(a)]
+    qt_args = [a for a in rest if os.path.abspath(a) not in files]
+    unknown = [a for a in qt_args if not a.startswith("-")]
+    if unknown:
+        return cli.run(argv, parser)  # a mistyped subcommand: argparse says what is valid, exit 2
     from desktop.gui import run_gui
 
-    return run_gui(gui_args.data_dir, gui_args.debug, qt_args)
+    return run_gui(gui_args.data_dir, gui_args.debug, qt_args, open_paths=files)
+
+
+def _subcommand(argv: Sequence[str], parser: argparse.ArgumentParser) -> str | None:
+    """The first word that names a subcommand, skipping global options and their values."""
+    commands: set[str] = set()
+    for action in parser._actions:  # argparse keeps subparsers here; there is no public accessor
+        if isinstance(action, argparse._SubParsersAction):
+            commands.update(action.choices)
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--data-dir":
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg if arg in commands else None
+    return None
 
 
 if __name__ == "__main__":

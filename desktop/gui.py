@@ -43,7 +43,7 @@ async def _after_first_frame(services: object, generation: object) -> None:
         log.info("resumed %d unfinished job(s)", len(resumed))
 
 
-def run_gui(data_dir: str | None, debug: bool, qt_args: Sequence[str]) -> int:
+def run_gui(data_dir: str | None, debug: bool, qt_args: Sequence[str], open_paths: Sequence[str] = ()) -> int:
     import PySide6  # noqa: F401  (bind qasync to PySide6 before importing it)
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -61,6 +61,13 @@ def run_gui(data_dir: str | None, debug: bool, qt_args: Sequence[str]) -> int:
     app.setApplicationName("AI Images Studio")
     app.setOrganizationName("AI Images Studio")
     app.setDesktopFileName("ai-images-studio")
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+
+    icon_file = resources.files("resources").joinpath("icons/app/ai-images-studio.svg")
+    if icon_file.is_file():
+        app.setWindowIcon(QIcon(str(icon_file)))
     paths = AppPaths.resolve(data_dir)
     try:
         paths.ensure()
@@ -101,6 +108,10 @@ def run_gui(data_dir: str | None, debug: bool, qt_args: Sequence[str]) -> int:
         stalls = StallDetector(window, threshold=0.1 if debug else 0.25)
         stalls.start()
         runner.spawn(_after_first_frame(services, generation))
+        if open_paths:
+            from pathlib import Path
+
+            window.import_paths([Path(p) for p in open_paths])
         await closing.wait()
         stalls.stop()
         await runner.cancel_all()

@@ -114,19 +114,41 @@ class Library(CollectionOps, SettingsOps):
 
     def empty_trash(self) -> int:
         """Delete trashed images for good: rows first (one transaction), then their files and thumbnails."""
+        doomed = self.delete_trashed_rows()
+        self.remove_files(doomed)
+        return len(doomed)
+
+    def delete_trashed_rows(self) -> builtins.list[tuple[str, str]]:
+        """Delete the trashed rows in one transaction; returns their (sha256, relative path) for remove_files.
+
+        Split from the file deletion so a GUI can delete rows on the writer thread and files in a worker."""
         with self._write("empty the trash"):
             doomed = self._db.execute_sql(
                 "SELECT id, sha256, path FROM image WHERE trashed_at IS NOT NULL").fetchall()
             for chunk in chunks([row[0] for row in doomed]):
                 self._db.execute_sql(f"DELETE FROM image WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-        for _, sha, rel_path in doomed:
+        return [(sha, rel_path) for _, sha, rel_path in doomed]
+
+    def shas_in_library(self, shas: Sequence[str]) -> set[str]:
+        """Which of these hashes have a row again (re-imported since their rows were deleted)."""
+        found: set[str] = set()
+        unique = list(dict.fromkeys(shas))
+        for start in range(0, len(unique), 500):  # below SQLite's bound-parameter limit
+            chunk = unique[start:start + 500]
+            rows = self._db.execute_sql(
+                f"SELECT sha256 FROM image WHERE sha256 IN ({','.join('?' * len(chunk))})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
+    def remove_files(self, doomed: Sequence[tuple[str, str]]) -> None:
+        """Delete image files and every cached thumbnail size. No database access: safe in a worker thread."""
+        for sha, rel_path in doomed:
             self._remove_files(sha, rel_path)
-        return len(doomed)
 
     def _remove_files(self, sha: str, rel_path: str) -> None:
         thumb = thumb_path_for(self._paths, sha)
         targets = [self._paths.data / rel_path, thumb]
-        if thumb.parent.is_dir():  # other thumbnail sizes, if a bigger tile size was ever cached
+        if thumb.parent.is_dir():  # other thumbnail sizes (512 px for big tiles, made on demand)
             targets += [p for p in thumb.parent.glob(f"{sha}_*.webp") if p != thumb]
         for target in targets:
             try:

@@ -104,6 +104,25 @@ class LibraryService:
         self.events.publish(LibraryEvent("reset"))
         return removed
 
+    async def empty_trash_async(self, on_progress: Callable[[int, int], None] | None = None,
+                                batch: int = 50) -> int:
+        """Empty the trash without blocking the caller's loop: the rows go at once in one transaction (on
+        this, the writer thread), the files in executor batches with `on_progress(done, total)` after each.
+
+        A file whose hash was imported again while we worked is kept: the new row owns it now."""
+        doomed = self.library.delete_trashed_rows()
+        self.events.publish(LibraryEvent("reset"))
+        loop = asyncio.get_running_loop()
+        total = len(doomed)
+        for start in range(0, total, batch):
+            chunk = doomed[start:start + batch]
+            back = self.library.shas_in_library([sha for sha, _ in chunk])
+            chunk = [item for item in chunk if item[0] not in back]
+            await loop.run_in_executor(self.executor, self.library.remove_files, chunk)
+            if on_progress is not None:
+                on_progress(min(total, start + batch), total)
+        return total
+
     # -- collections ---------------------------------------------------------------------------------
     def _collections_changed(self) -> None:
         self.events.publish(LibraryEvent("collections"))

@@ -71,7 +71,7 @@ class FilterBar(QFrame):
         layout.addWidget(small)
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
         self.size_slider.setObjectName("thumbSize")
-        self.size_slider.setRange(96, 360)
+        self.size_slider.setRange(96, 512)  # the top end is served by 512 px thumbnails
         self.size_slider.setSingleStep(16)
         self.size_slider.setPageStep(48)
         self.size_slider.setValue(180)

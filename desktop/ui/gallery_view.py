@@ -2,27 +2,28 @@
 
 Every position is arithmetic (row = i // columns), so showing, resizing, scrolling and inserting cost
 O(visible) whatever the library size, unlike QListView's IconMode, which lays out every item.
+
+Mouse handling lives in gallery_band (hover, rubber band) and gallery_dnd (drag and drop).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import (QItemSelection, QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint,
                             QRect, QSize, Qt, QTimer, Signal)
-from PySide6.QtGui import (QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent, QPainter,
-                           QPaintEvent, QPalette, QRegion, QResizeEvent)
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen, QRegion, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QStyleOptionViewItem, QStyle, QWidget
 
 from desktop.ui.gallery_delegate import GalleryDelegate
-from desktop.ui.gallery_model import GalleryModel, Roles, decode_ids
+from desktop.ui.gallery_band import RubberBandMixin
+from desktop.ui.gallery_dnd import GalleryDragDropMixin
+from desktop.ui.gallery_model import GalleryModel, Roles
 from desktop.ui.thumbnail_loader import ThumbRequest
 
 MARGIN = 10
 PX_STEP = 32  # thumbnail decode sizes are bucketed so a window resize does not re-decode everything
 
 
-class GalleryView(QAbstractItemView):
+class GalleryView(RubberBandMixin, GalleryDragDropMixin, QAbstractItemView):
     filesDropped = Signal(list)  # list[Path]
     reorderRequested = Signal(list, int)  # moved ids, target row (insert before; == count means at the end)
     currentImageChanged = Signal(int)  # image id, or -1
@@ -38,6 +39,12 @@ class GalleryView(QAbstractItemView):
         self.empty_hint = "Drop images or folders here, or use File ▸ Import"
         self._hover_row = -1
         self._drop_row = -1
+        self._band_origin: QPoint | None = None  # content coordinates (y includes the scroll offset)
+        self._band_pos = QPoint()  # viewport coordinates of the pointer
+        self._band_base = QItemSelection()  # what stays selected under the band (Ctrl/Shift)
+        self._band_scroll = QTimer(self)
+        self._band_scroll.setInterval(30)  # keep scrolling while the pointer rests past an edge
+        self._band_scroll.timeout.connect(self._band_autoscroll)
         self._wanted_timer = QTimer(self)
         self._wanted_timer.setSingleShot(True)
         self._wanted_timer.setInterval(50)  # debounce: scrolling emits far more often than we need
@@ -150,8 +157,13 @@ class GalleryView(QAbstractItemView):
         return QRect(QPoint(x, y), self.cell)
 
     def indexAt(self, point: QPoint) -> QModelIndex:
+        """The tile under `point`; the padding around tiles is empty space, where a rubber band starts."""
         row = self._row_at(point)
-        return self.model().index(row, 0) if row >= 0 else QModelIndex()
+        if row < 0:
+            return QModelIndex()
+        index = self.model().index(row, 0)
+        pad = self._delegate.padding
+        return index if self.visualRect(index).adjusted(pad, pad, -pad, -pad).contains(point) else QModelIndex()
 
     def _row_at(self, point: QPoint, *, clamp: bool = False) -> int:
         x = point.x() - MARGIN
@@ -209,20 +221,30 @@ class GalleryView(QAbstractItemView):
         return self.model().index(max(0, min(count - 1, target)), 0)
 
     def setSelection(self, rect: QRect, command: QItemSelectionModel.SelectionFlag) -> None:
+        self.selectionModel().select(self.selection_in(rect), command)
+
+    def selection_in(self, rect: QRect) -> QItemSelection:
+        """The tiles (cells minus their padding) that `rect`, in viewport coordinates, touches."""
         rect = rect.normalized()
-        first = self._row_at(rect.topLeft(), clamp=True)
-        last = self._row_at(rect.bottomRight(), clamp=True)
-        count = self._count()
         selection = QItemSelection()
-        if count:
-            c0 = max(0, min(self.columns - 1, (rect.left() - MARGIN) // self.cell.width()))
-            c1 = max(0, min(self.columns - 1, (rect.right() - MARGIN) // self.cell.width()))
-            for grid_row in range(first // self.columns, last // self.columns + 1):
-                a = grid_row * self.columns + c0
-                b = min(count - 1, grid_row * self.columns + c1)
-                if a <= b:
-                    selection.select(self.model().index(a, 0), self.model().index(b, 0))
-        self.selectionModel().select(selection, command)
+        count = self._count()
+        if not count:
+            return selection
+        pad = self._delegate.padding
+        w, h = self.cell.width(), self.cell.height()
+        top, bottom = rect.top() + self.verticalOffset() - MARGIN, rect.bottom() + self.verticalOffset() - MARGIN
+        left, right = rect.left() - MARGIN, rect.right() - MARGIN
+        # Tile k spans [k*w + pad, (k+1)*w - pad - 1] on each axis: solve for the first and last k it touches.
+        c0, c1 = max(0, -((w - pad - 1 - left) // w)), min(self.columns - 1, (right - pad) // w)
+        r0, r1 = max(0, -((h - pad - 1 - top) // h)), (bottom - pad) // h
+        for grid_row in range(r0, r1 + 1):
+            a = grid_row * self.columns + c0
+            if a >= count:
+                break
+            b = min(count - 1, grid_row * self.columns + c1)
+            if a <= b:
+                selection.select(self.model().index(a, 0), self.model().index(b, 0))
+        return selection
 
     def visualRegionForSelection(self, selection: QItemSelection) -> QRegion:
         region = QRegion()
@@ -265,6 +287,13 @@ class GalleryView(QAbstractItemView):
             self._delegate.paint(painter, option, index)
         if self._drop_row >= 0:
             self._paint_drop_marker(painter)
+        if self._band_origin is not None:
+            highlight = self.palette().color(QPalette.ColorRole.Highlight)
+            fill = QColor(highlight)
+            fill.setAlpha(48)
+            painter.setPen(QPen(highlight, 1.0))
+            painter.setBrush(fill)
+            painter.drawRect(self.band_rect().adjusted(0, 0, -1, -1))
 
     def _paint_empty(self, painter: QPainter) -> None:
         rect = self.viewport().rect()
@@ -307,92 +336,11 @@ class GalleryView(QAbstractItemView):
         for row in order:
             item = model.cached_row(model.image_id(row))
             if item is not None and item.thumb_path:
-                requests.append(ThumbRequest(item.id, item.thumb_path, px))
+                requests.append(ThumbRequest(item.id, item.thumb_path, px, item.path, item.sha256))
         model.loader.want("gallery", requests)
-
-    # -- mouse, drag and drop ------------------------------------------------------------------------------
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        row = self._row_at(event.position().toPoint())
-        if row != self._hover_row:
-            for r in (self._hover_row, row):
-                if r >= 0:
-                    self.viewport().update(self.visualRect(self.model().index(r, 0)))
-            self._hover_row = row
-        super().mouseMoveEvent(event)
 
     def leaveEvent(self, event: object) -> None:
         if self._hover_row >= 0:
             self.viewport().update(self.visualRect(self.model().index(self._hover_row, 0)))
         self._hover_row = -1
         super().leaveEvent(event)  # type: ignore[arg-type]
-
-    def startDrag(self, supportedActions: Qt.DropAction) -> None:
-        ids = self.selected_ids()
-        if not ids:
-            return
-        drag = QDrag(self)
-        drag.setMimeData(self.gallery().mimeData(self.selectionModel().selectedIndexes()))
-        pixmap = self.gallery().loader.pixmap(ids[0], self.gallery().thumb_px)
-        if pixmap is not None:
-            drag.setPixmap(pixmap.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio,
-                                         Qt.TransformationMode.SmoothTransformation))
-        drag.exec(supportedActions, Qt.DropAction.CopyAction)
-
-    def _accepts(self, event: QDragEnterEvent | QDragMoveEvent) -> Qt.DropAction | None:
-        mime = event.mimeData()
-        if mime.hasUrls() and any(u.isLocalFile() for u in mime.urls()):
-            return Qt.DropAction.CopyAction
-        if self.reorder_enabled and event.source() is self and decode_ids(mime):
-            return Qt.DropAction.MoveAction
-        return None
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        action = self._accepts(event)
-        if action is None:
-            event.ignore()
-            return
-        event.setDropAction(action)
-        event.accept()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        action = self._accepts(event)
-        if action is None:
-            event.ignore()
-            return
-        if action == Qt.DropAction.MoveAction:
-            self._drop_row = self.drop_row_at(event.position().toPoint())
-            self.viewport().update()
-        event.setDropAction(action)
-        event.accept()
-
-    def dragLeaveEvent(self, event: object) -> None:
-        self._drop_row = -1
-        self.viewport().update()
-
-    def drop_row_at(self, point: QPoint) -> int:
-        """The insertion row for a drop at `point`: before the tile under it, or after it past its middle."""
-        row = self._row_at(point, clamp=True)
-        if row < self._count():
-            rect = self.visualRect(self.model().index(row, 0))
-            if point.x() > rect.center().x():
-                row += 1
-        return row
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        mime = event.mimeData()
-        self._drop_row = -1
-        self.viewport().update()
-        if mime.hasUrls():
-            paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
-            if paths:
-                event.setDropAction(Qt.DropAction.CopyAction)
-                event.accept()
-                self.filesDropped.emit(paths)
-                return
-        ids = decode_ids(mime)
-        if ids and self.reorder_enabled:
-            event.setDropAction(Qt.DropAction.MoveAction)
-            event.accept()
-            self.reorderRequested.emit(ids, self.drop_row_at(event.position().toPoint()))
-            return
-        event.ignore()

@@ -24,7 +24,7 @@ from desktop.ui.actions import SPECS, ShortcutsDialog, build_actions
 from desktop.ui.collections_panel import CollectionsPanel, Scope
 from desktop.ui.commands import LibraryCommands
 from desktop.ui.detail_panel import DetailPanel
-from desktop.ui.dialogs import confirm, pick_paths
+from desktop.ui.dialogs import pick_paths
 from desktop.ui.filter_bar import FilterBar
 from desktop.ui.gallery_menu import build_gallery_menu
 from desktop.ui.gallery_model import GalleryModel
@@ -34,6 +34,7 @@ from desktop.ui.qtfix import install_emit_refcount_fix
 from desktop.ui.import_controller import IMAGE_FILTER, ImportController
 from desktop.ui.theme import STYLESHEET
 from desktop.ui.window_collections import CollectionCommandsMixin
+from desktop.ui.window_images import ImageCommandsMixin
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from storage.records import ImageQuery
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 TITLE = "AI Images Studio"
 
 
-class MainWindow(CollectionCommandsMixin, QMainWindow):
+class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
     def __init__(self, services: AppServices, runner: TaskRunner, on_close: Callable[[], None]) -> None:
         super().__init__()
         install_emit_refcount_fix()  # before any Python-side emit (see qtfix)
@@ -56,7 +57,7 @@ class MainWindow(CollectionCommandsMixin, QMainWindow):
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
-        self.loader = ThumbnailLoader(self, workers=2)
+        self.loader = ThumbnailLoader(self, workers=2, paths=self.library.paths)
         self.model = GalleryModel(self.library, self.loader, self)
         self.view = GalleryView()
         self.view.setModel(self.model)
@@ -295,60 +296,6 @@ class MainWindow(CollectionCommandsMixin, QMainWindow):
     def focus_search(self) -> None:
         self.filters.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.filters.search.selectAll()
-
-    # -- commands ------------------------------------------------------------------------------------------
-    def toggle_favorite(self) -> None:
-        self._on_ids(self.commands.toggle_favorite)
-
-    def rate(self, rating: int) -> None:
-        self._on_ids(lambda ids: self.commands.rate(ids, rating))
-
-    def toggle_reject(self) -> None:
-        self._on_ids(self.commands.toggle_reject)
-
-    def trash(self) -> None:
-        if self.collections.scope().kind == "trash":
-            return
-        ids = self.target_ids()
-        if ids:
-            next_row = min(self.model.row_of(i) for i in ids)
-            self.commands.trash(ids)
-            self.statusBar().showMessage(f"Moved {len(ids)} to trash — Ctrl+Z to undo", 8000)
-            self.resync()
-            self._select_row(next_row)
-
-    def restore(self) -> None:
-        n = self.commands.restore(self.target_ids())
-        if n:
-            self.statusBar().showMessage(f"Restored {n} image(s)", 5000)
-
-    def undo(self) -> None:
-        label = self.commands.undo()
-        if label:
-            self.statusBar().showMessage(f"Undid: {label}", 5000)
-
-    async def empty_trash(self) -> int:
-        count = len(self.library.ids(ImageQuery(trashed=True)))
-        if not count:
-            self.statusBar().showMessage("Trash is already empty", 5000)
-            return 0
-        ok = await confirm(self, "Empty trash", f"Permanently delete {count} image(s) in the trash?",
-                           "Delete permanently", detail="Their files are removed. This cannot be undone.")
-        if not ok:
-            return 0
-        removed = self.library.empty_trash()
-        self.commands.clear()  # undo entries may point at deleted images
-        self.statusBar().showMessage(f"Deleted {removed} image(s) permanently", 8000)
-        return removed
-
-    def _toggle_trash(self) -> None:
-        self.collections.select_scope("all" if self.collections.scope().kind == "trash" else "trash")
-
-    def _select_row(self, row: int) -> None:
-        count = self.model.rowCount()
-        if count:
-            index = self.model.index(max(0, min(count - 1, row)), 0)
-            self.view.setCurrentIndex(index)
 
     # -- gallery context menu ------------------------------------------------------------------------------
     def _gallery_menu(self, pos: QPoint) -> None:

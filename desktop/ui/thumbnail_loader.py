@@ -6,6 +6,12 @@ QPixmap.fromImage on the GUI thread about a microsecond. Results come back throu
 
 The queue is *replaced*, not appended to: each scroll hands over the ordered "wanted" list (visible first,
 then prefetch), so workers never decode rows the user has already scrolled past.
+
+Big tiles: ingest only makes 256 px thumbnails (architecture 9.4). A request for more than that which names
+its original file and hash is served from a 512 px WebP made on demand: a fast worker first hands over the
+256 px one (so the tile is never blank), then a separate "large" lane decodes the original, writes the
+512 px thumbnail atomically and swaps it in. The lane has its own one or two threads, because a 4096² source
+can take ~280 MB in Pillow and must never hold up the cheap 256 px decodes.
 """
 
 from __future__ import annotations
@@ -15,15 +21,20 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 from desktop.ui.qtfix import install_emit_refcount_fix
+from storage.layout import THUMB_SIZE, thumb_path_for
+from storage.paths import AppPaths
+from storage.thumbnails import ensure_thumbnail
 
 log = logging.getLogger(__name__)
 
 Key = tuple[int, int]  # (image id, long edge in device pixels)
+LARGE_THUMB = 512  # the on-demand size for big tiles and HiDPI screens
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class ThumbRequest:
     image_id: int
     path: str
     px: int  # long edge in device pixels
+    source: str = ""  # the original file: lets a request above 256 px be served from a 512 px thumbnail
+    sha: str = ""  # content hash naming that thumbnail
 
 
 def decode_scaled(path: str, px: int) -> QImage:
@@ -110,25 +123,33 @@ class PixmapLRU:
 
 class ThumbnailLoader(QObject):
     """`want(client, requests)` sets what a client (the gallery, the sidebar) needs now; `ready(id, px)`
-    fires on the GUI thread once `pixmap(id, px)` can answer."""
+    fires on the GUI thread once `pixmap(id, px)` can answer. With `paths`, requests above 256 px that name
+    their source are upgraded to the 512 px thumbnail (made on demand by `large_workers` threads)."""
 
     ready = Signal(int, int)
     _decoded = Signal(int, int, QImage)  # worker -> GUI thread (queued: emitted from a foreign thread)
+    _interim = Signal(int, int, QImage)  # the 256 px stand-in while the large one is made
 
-    def __init__(self, parent: QObject | None = None, *, workers: int = 2,
-                 limit_bytes: int = 96 * 1024 * 1024) -> None:
+    def __init__(self, parent: QObject | None = None, *, workers: int = 2, paths: AppPaths | None = None,
+                 large_workers: int = 1, limit_bytes: int = 96 * 1024 * 1024) -> None:
         super().__init__(parent)
         install_emit_refcount_fix()  # workers emit once per thumbnail (see qtfix)
+        self.paths = paths
         self.cache = PixmapLRU(limit_bytes)
         self.failed: set[Key] = set()
         self._wanted: dict[str, list[ThumbRequest]] = {}
         self._queue: deque[ThumbRequest] = deque()
+        self._large: deque[ThumbRequest] = deque()  # waiting for a full-size decode (in _in_flight meanwhile)
         self._in_flight: set[Key] = set()
         self._cond = threading.Condition()
         self._closed = False
         self._decoded.connect(self._on_decoded, Qt.ConnectionType.QueuedConnection)
+        self._interim.connect(self._on_interim, Qt.ConnectionType.QueuedConnection)
         self._threads = [threading.Thread(target=self._work, name=f"thumbs-{i}", daemon=True)
                          for i in range(workers)]
+        if paths is not None:
+            self._threads += [threading.Thread(target=self._work_large, name=f"thumbs-large-{i}", daemon=True)
+                              for i in range(max(1, large_workers))]
         for t in self._threads:
             t.start()
 
@@ -156,11 +177,17 @@ class ThumbnailLoader(QObject):
             for requests in self._wanted.values():
                 for r in requests:
                     key = (r.image_id, r.px)
-                    if key in seen or key in self._in_flight or key in self.failed or key in self.cache:
+                    if key in seen:
                         continue
                     seen.add(key)
+                    if key in self._in_flight or key in self.failed or key in self.cache:
+                        continue
                     queue.append(r)
             self._queue = queue
+            # Full-size decodes nobody wants any more are dropped before they start (they are the costly ones).
+            for r in [r for r in self._large if (r.image_id, r.px) not in seen]:
+                self._large.remove(r)
+                self._in_flight.discard((r.image_id, r.px))
             self._cond.notify_all()
 
     def _on_decoded(self, image_id: int, px: int, image: QImage) -> None:
@@ -173,6 +200,11 @@ class ThumbnailLoader(QObject):
         self.cache.put(key, QPixmap.fromImage(image))
         self.ready.emit(image_id, px)
 
+    def _on_interim(self, image_id: int, px: int, image: QImage) -> None:
+        if not image.isNull() and (image_id, px) not in self.cache:
+            self.cache.put((image_id, px), QPixmap.fromImage(image))
+            self.ready.emit(image_id, px)
+
     @property
     def pending(self) -> int:
         with self._cond:
@@ -182,11 +214,15 @@ class ThumbnailLoader(QObject):
         with self._cond:
             self._closed = True
             self._queue.clear()
+            self._large.clear()
             self._cond.notify_all()
         for t in self._threads:
             t.join(timeout=1.0)
 
     # -- worker threads --------------------------------------------------------------------------------
+    def _is_large(self, request: ThumbRequest) -> bool:
+        return self.paths is not None and request.px > THUMB_SIZE and bool(request.source and request.sha)
+
     def _work(self) -> None:
         while True:
             with self._cond:
@@ -198,9 +234,49 @@ class ThumbnailLoader(QObject):
                 key = (request.image_id, request.px)
                 self._in_flight.add(key)
             try:
-                image = decode_scaled(request.path, request.px)
+                image = self._decode(request)
             except Exception:  # a decoder bug must not kill the worker
                 log.exception("thumbnail decode failed for %s", request.path)
+                image = QImage()
+            if image is None:
+                continue  # handed over to the large lane
+            with self._cond:
+                if self._closed:
+                    return
+            self._decoded.emit(request.image_id, request.px, image)
+
+    def _decode(self, request: ThumbRequest) -> QImage | None:
+        """The finished image, or None once the request waits in the large lane."""
+        if not self._is_large(request):
+            return decode_scaled(request.path, request.px)
+        assert self.paths is not None
+        large = thumb_path_for(self.paths, request.sha, LARGE_THUMB)
+        if large.is_file():
+            image = decode_scaled(str(large), request.px)
+            if not image.isNull():
+                return image  # made in an earlier session; an undecodable one is a miss (architecture 9.3)
+        self._interim.emit(request.image_id, THUMB_SIZE, decode_scaled(request.path, THUMB_SIZE))
+        with self._cond:
+            self._large.append(request)
+            self._cond.notify_all()
+        return None
+
+    def _work_large(self) -> None:
+        assert self.paths is not None
+        while True:
+            with self._cond:
+                while not self._large and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                request = self._large.popleft()
+            try:
+                data = Path(request.source).read_bytes()
+                target = ensure_thumbnail(self.paths, request.sha, data, LARGE_THUMB)
+                del data  # the source bytes can be tens of MB: free them before decoding the result
+                image = decode_scaled(str(target), request.px)
+            except Exception as exc:  # missing or corrupt source, disk full: keep showing the 256 px one
+                log.warning("large thumbnail failed for %s: %s", request.source, exc)
                 image = QImage()
             with self._cond:
                 if self._closed:

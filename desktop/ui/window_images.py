@@ -1,0 +1,75 @@
+"""The window's image commands: flags, trash, empty trash (split from main_window to keep modules small)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from desktop.ui.dialogs import confirm
+from storage.records import ImageQuery
+
+if TYPE_CHECKING:
+    from desktop.ui.main_window import MainWindow
+
+
+class ImageCommandsMixin:
+    def toggle_favorite(self: MainWindow) -> None:
+        self._on_ids(self.commands.toggle_favorite)
+
+    def rate(self: MainWindow, rating: int) -> None:
+        self._on_ids(lambda ids: self.commands.rate(ids, rating))
+
+    def toggle_reject(self: MainWindow) -> None:
+        self._on_ids(self.commands.toggle_reject)
+
+    def trash(self: MainWindow) -> None:
+        if self.collections.scope().kind == "trash":
+            return
+        ids = self.target_ids()
+        if ids:
+            next_row = min(self.model.row_of(i) for i in ids)
+            self.commands.trash(ids)
+            self.statusBar().showMessage(f"Moved {len(ids)} to trash — Ctrl+Z to undo", 8000)
+            self.resync()
+            self._select_row(next_row)
+
+    def restore(self: MainWindow) -> None:
+        n = self.commands.restore(self.target_ids())
+        if n:
+            self.statusBar().showMessage(f"Restored {n} image(s)", 5000)
+
+    def undo(self: MainWindow) -> None:
+        label = self.commands.undo()
+        if label:
+            self.statusBar().showMessage(f"Undid: {label}", 5000)
+
+    async def empty_trash(self: MainWindow) -> int:
+        count = len(self.library.ids(ImageQuery(trashed=True)))
+        if not count:
+            self.statusBar().showMessage("Trash is already empty", 5000)
+            return 0
+        ok = await confirm(self, "Empty trash", f"Permanently delete {count} image(s) in the trash?",
+                           "Delete permanently", detail="Their files are removed. This cannot be undone.")
+        if not ok:
+            return 0
+        action = self.actions["empty_trash"]
+        action.setEnabled(False)  # one run at a time; the rows are already gone after the first await
+
+        def progress(done: int, total: int) -> None:
+            self.statusBar().showMessage(f"Emptying trash… deleted {done:,} of {total:,} files")
+
+        try:
+            self.commands.clear()  # undo entries may point at the images being deleted
+            removed = await self.library.empty_trash_async(progress)
+        finally:
+            action.setEnabled(True)
+        self.statusBar().showMessage(f"Deleted {removed:,} image(s) permanently", 8000)
+        return removed
+
+    def _toggle_trash(self: MainWindow) -> None:
+        self.collections.select_scope("all" if self.collections.scope().kind == "trash" else "trash")
+
+    def _select_row(self: MainWindow, row: int) -> None:
+        count = self.model.rowCount()
+        if count:
+            index = self.model.index(max(0, min(count - 1, row)), 0)
+            self.view.setCurrentIndex(index)
