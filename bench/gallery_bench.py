@@ -143,16 +143,24 @@ def child(folder: Path) -> dict[str, float]:
     add_worst = detector.stats.worst_gap
     detector.stop()
 
+    # What the user waits for is the first page (GUI thread); the exact full list follows from a worker.
+    from desktop.ui.gallery_model import HEAD_ROWS
+
     timings: dict[str, list[float]] = {}
-    for term in ("city", "neon city", "aurora", "paint*", "volcano lighthouse", "zzzznotfound"):
-        samples = []
+    full_timings: dict[str, list[float]] = {}
+    for term in ("city", "neon city", "portrait", "aurora", "paint*", "volcano lighthouse", "zzzznotfound"):
+        samples, full = [], []
         for _ in range(7):
             s = time.perf_counter()
-            lib.ids(ImageQuery(search=term))
+            lib.search_head(ImageQuery(search=term), HEAD_ROWS)
             samples.append(time.perf_counter() - s)
-        timings[term] = samples
+            s = time.perf_counter()
+            lib.ids(ImageQuery(search=term))
+            full.append(time.perf_counter() - s)
+        timings[term], full_timings[term] = samples, full
     search_worst = max(statistics.median(v) for v in timings.values())
-    per_term = {t: round(statistics.median(v) * 1000, 2) for t, v in timings.items()}
+    per_term = {t: (round(statistics.median(v) * 1000, 2), round(statistics.median(full_timings[t]) * 1000, 2))
+                for t, v in timings.items()}
     hits = {t: len(lib.ids(ImageQuery(search=t))) for t in timings}
     rss, hwm = _rss_mb()
     services.close()
@@ -187,16 +195,16 @@ def main() -> int:
         results[n] = json.loads(out.stdout.strip().splitlines()[-1])
     sizes = sorted(results)
     print(f"{'images':>8} {'open s':>7} {'thumbs s':>9} {'scroll worst':>13} {'scroll p95':>11} "
-          f"{'add worst':>10} {'search ms':>10} {'RSS MB':>7} {'peak MB':>8}")
+          f"{'add worst':>10} {'search ms*':>10} {'RSS MB':>7} {'peak MB':>8}")
     for n in sizes:
         r = results[n]
         print(f"{n:>8,} {r['open_s']:>7.3f} {r['thumbs_s']:>9.3f} {r['scroll_worst_ms']:>10.1f} ms "
               f"{r['scroll_p95_ms']:>8.1f} ms {r['add_worst_ms']:>7.1f} ms {r['search_median_worst_ms']:>10.2f} "
               f"{r['rss_mb']:>7.0f} {r['peak_rss_mb']:>8.0f}")
     big_n = sizes[-1]
-    print(f"search at {big_n:,} images (median ms, hits; full-text queries run off the GUI thread):")
-    for term, ms in results[big_n]["search_terms_ms"].items():
-        print(f"  {term!r:24} {ms:8.2f} ms  {results[big_n]['search_hits'][term]:>7,} hits")
+    print(f"search at {big_n:,} images, median: first page shown (GUI thread) / exact full list (worker thread)")
+    for term, (head_ms, full_ms) in results[big_n]["search_terms_ms"].items():
+        print(f"  {term!r:24} {head_ms:7.2f} ms / {full_ms:7.2f} ms  {results[big_n]['search_hits'][term]:>7,} hits")
     if len(sizes) >= 2:
         small, big = results[sizes[0]], results[sizes[-1]]
         print(f"ratio {sizes[-1]:,}/{sizes[0]:,}: window open {big['open_s'] / small['open_s']:.2f}x, "

@@ -22,7 +22,7 @@ from storage.layout import thumb_path_for
 from storage.models import Image, ImageMeta
 from storage.paths import StorageError
 from storage.prefs import SettingsOps
-from storage.queries import count_images, fetch_rows, image_ids
+from storage.queries import count_images, fetch_rows, image_ids, search_head
 from storage.records import ImageQuery, ImageRecord, ImageRow
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ class Library(CollectionOps, SettingsOps):
 
     def ids(self, query: ImageQuery = ImageQuery(), limit: int | None = None) -> list[int]:
         return image_ids(self._db, query, limit)
+
+    def search_head(self, query: ImageQuery, limit: int) -> builtins.list[int] | None:
+        """First page of a full-text search, fast whatever the number of hits (see queries.search_head)."""
+        return search_head(self._db, query, limit)
 
     def rows(self, ids: Sequence[int]) -> dict[int, ImageRow]:
         return fetch_rows(self._db, self._paths, ids)

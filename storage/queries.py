@@ -122,6 +122,32 @@ def image_ids(db: peewee.SqliteDatabase, query: ImageQuery, limit: int | None = 
     return [row[0] for row in _run(db, sql, params)]
 
 
+def search_head(db: peewee.SqliteDatabase, query: ImageQuery, limit: int) -> list[int] | None:
+    """The first `limit` matches of a full-text query in the query's order, found without ranking every hit.
+
+    FTS5 walks its doclist in rowid order and stops at LIMIT, so even a term in 96% of 100k images answers in
+    about a millisecond, where listing every hit takes 60-80 ms. Rowid order is insertion order, which is
+    close to but not always `created_at` order (imports keep their file dates), so the caller shows this
+    page at once and replaces it with the full, exact list. None when there is no fast path (no search
+    term, or a sort that is not by date)."""
+    if not query.search.strip() or query.sort not in ("newest", "oldest") or query.collection:
+        return None
+    parts = _where(db, query)
+    if parts is None:
+        return []
+    source, where, params = parts
+    if "image_fts f" not in source:
+        return None
+    direction = "DESC" if query.sort == "newest" else "ASC"
+    sql = f"SELECT i.id FROM {source} WHERE {where} ORDER BY f.rowid {direction} LIMIT ?"
+    ids = [row[0] for row in _run(db, sql, [*params, limit])]
+    if not ids:
+        return ids
+    marks = ",".join("?" * len(ids))
+    order = _ORDER[query.sort]
+    return [row[0] for row in _run(db, f"SELECT i.id FROM image i WHERE i.id IN ({marks}) ORDER BY {order}", ids)]
+
+
 def count_images(db: peewee.SqliteDatabase, query: ImageQuery) -> int:
     parts = _where(db, query)
     if parts is None:

@@ -60,6 +60,9 @@ class LibraryService:
     def ids(self, query: ImageQuery, limit: int | None = None) -> list[int]:
         return self.library.ids(query, limit)
 
+    def search_head(self, query: ImageQuery, limit: int) -> list[int] | None:
+        return self.library.search_head(query, limit)
+
     def rows(self, ids: Sequence[int]) -> dict[int, ImageRow]:
         return self.library.rows(ids)
 
