@@ -201,6 +201,7 @@ def main() -> int:
         print(f"{n:>8,} {r['open_s']:>7.3f} {r['thumbs_s']:>9.3f} {r['scroll_worst_ms']:>10.1f} ms "
               f"{r['scroll_p95_ms']:>8.1f} ms {r['add_worst_ms']:>7.1f} ms {r['search_median_worst_ms']:>10.2f} "
               f"{r['rss_mb']:>7.0f} {r['peak_rss_mb']:>8.0f}")
+    print("* search ms: the slowest first-page latency over the terms below")
     big_n = sizes[-1]
     print(f"search at {big_n:,} images, median: first page shown (GUI thread) / exact full list (worker thread)")
     for term, (head_ms, full_ms) in results[big_n]["search_terms_ms"].items():
