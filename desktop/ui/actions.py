@@ -25,6 +25,7 @@ class ActionSpec:
     checkable: bool = False
     separator_before: bool = False
     gallery_only: bool = False  # single-key shortcuts: only while the gallery has focus (never while typing)
+    viewer: bool = False  # lives on the full-size viewer window, not the main window
 
 
 SPECS: tuple[ActionSpec, ...] = (
@@ -49,6 +50,8 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("move_earlier", "Move earlier in collection", "Edit", ("Ctrl+Shift+Left",), gallery_only=True),
     ActionSpec("move_later", "Move later in collection", "Edit", ("Ctrl+Shift+Right",), gallery_only=True),
     ActionSpec("find", "Search", "View", ("Ctrl+F",), "search"),
+    ActionSpec("open_viewer", "View full size", "View", ("Return", "Enter"), gallery_only=True,
+               separator_before=True),
     ActionSpec("bigger", "Larger thumbnails", "View", ("Ctrl+=", "Ctrl++"), separator_before=True),
     ActionSpec("smaller", "Smaller thumbnails", "View", ("Ctrl+-",)),
     ActionSpec("show_trash", "Show trash", "View", ("Ctrl+Shift+T",), "trash", checkable=True,
@@ -61,14 +64,22 @@ SPECS: tuple[ActionSpec, ...] = (
                separator_before=True),
     ActionSpec("shortcuts", "Keyboard shortcuts", "Help", ("Ctrl+/", "F1"), "keyboard"),
     ActionSpec("about", "About AI Images Studio", "Help", ()),
+    ActionSpec("viewer_prev", "Previous image", "", ("Left",), viewer=True),
+    ActionSpec("viewer_next", "Next image", "", ("Right",), viewer=True),
+    ActionSpec("viewer_first", "First image", "", ("Home",), viewer=True),
+    ActionSpec("viewer_last", "Last image", "", ("End",), viewer=True),
+    ActionSpec("viewer_close", "Close viewer", "", ("Esc",), viewer=True),
 )
 
 
 def build_actions(parent: QWidget, handlers: dict[str, Callable[[], None]],
-                  gallery: QWidget) -> dict[str, QAction]:
-    """QActions for every spec; gallery-only actions live on the gallery widget so typing never fires them."""
+                  gallery: QWidget, *, viewer: bool = False) -> dict[str, QAction]:
+    """QActions for the main window's specs (or, with viewer=True, the viewer's); gallery-only actions live on
+    the gallery widget so typing never fires them."""
     actions: dict[str, QAction] = {}
     for spec in SPECS:
+        if spec.viewer != viewer:
+            continue
         action = QAction(icon(spec.icon) if spec.icon else QAction(parent).icon(), spec.text, parent)
         action.setObjectName(f"action_{spec.key}")
         if spec.shortcuts:
@@ -96,7 +107,7 @@ def shortcut_rows() -> list[tuple[str, str, str]]:
         if not spec.shortcuts:
             continue
         keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in spec.shortcuts)
-        rows.append((spec.menu or "Gallery", spec.text, keys))
+        rows.append(("Image viewer" if spec.viewer else spec.menu or "Gallery", spec.text, keys))
     return rows
 
 
@@ -108,7 +119,8 @@ class ShortcutsDialog(QDialog):
         self.resize(460, 560)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 12)
-        hint = QLabel("Single-key shortcuts work while the gallery has the keyboard focus.")
+        hint = QLabel("Single-key shortcuts work while the gallery has the keyboard focus. In the grid, the arrow "
+                      "keys, Home, End, Page Up and Page Down move; with Shift they extend the selection.")
         hint.setObjectName("hint")
         hint.setWordWrap(True)
         layout.addWidget(hint)

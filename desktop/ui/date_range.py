@@ -21,14 +21,17 @@ def day_bounds(first: dt.date, last: dt.date) -> tuple[float, float]:
     return start, end
 
 
-def label_for(first: dt.date, last: dt.date) -> str:
-    """A short combo label: "3 Mar – 14 Mar 2025", or one day alone."""
+def label_for(first: dt.date, last: dt.date, today: dt.date | None = None) -> str:
+    """A short combo label: "3 Mar – 14 Mar", with the year only when it is not this year's."""
+    this_year = (today or dt.date.today()).year
+
     def fmt(d: dt.date, year: bool) -> str:
         return f"{d.day} {d.strftime('%b')}" + (f" {d.year}" if year else "")
 
     if first == last:
-        return fmt(first, True)
-    return f"{fmt(first, first.year != last.year)} – {fmt(last, True)}"
+        return fmt(first, first.year != this_year)
+    spans_years = first.year != last.year
+    return f"{fmt(first, spans_years)} – {fmt(last, spans_years or last.year != this_year)}"
 
 
 def _qdate(d: dt.date) -> QDate:
@@ -65,7 +68,6 @@ class DateRangeDialog(QDialog):
         edit = QDateEdit(_qdate(day))
         edit.setCalendarPopup(True)
         edit.setDisplayFormat("yyyy-MM-dd")  # unambiguous in every locale
-        edit.setMaximumDate(_qdate(dt.date.today()) .addYears(1))
         return edit
 
     def _start_changed(self, start: QDate) -> None:

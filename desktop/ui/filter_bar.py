@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QSlider, QToolButton, QWidget
 
+from desktop.asyncqt import run_dialog
+from desktop.ui.date_range import DateRangeDialog, day_bounds, label_for
 from desktop.ui.icons import icon
 from storage.records import ImageQuery
 
 SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("rating", "Top rated"),
          ("collection", "Collection order"))
 RATINGS = (("Any rating", 0), ("★ 1+", 1), ("★ 2+", 2), ("★ 3+", 3), ("★ 4+", 4), ("★ 5", 5))
-DATES = (("Any time", 0), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 365 days", 365))
+DATES = (("Any time", 0), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 365 days", 365),
+         ("Custom range…", -1))
+CUSTOM = len(DATES) - 1
 ALL_PROVIDERS = "All providers"
 
 
@@ -23,6 +28,7 @@ class FilterBar(QFrame):
 
     changed = Signal()
     tileSizeChanged = Signal(int)
+    customRangeRequested = Signal()  # the window answers with choose_custom_range() (a coroutine)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,7 +62,14 @@ class FilterBar(QFrame):
 
         self.rating = self._combo([t for t, _ in RATINGS], "Minimum rating")
         self.provider = self._combo([ALL_PROVIDERS], "Provider")
-        self.dates = self._combo([t for t, _ in DATES], "Created")
+        self.dates = QComboBox()
+        self.dates.addItems([t for t, _ in DATES])
+        self.dates.setToolTip("Created")
+        self.dates.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self._date_index = 0  # the applied choice; the combo shows "Custom range…" before a range is chosen
+        self._range: tuple[dt.date, dt.date] | None = None
+        self.dates.currentIndexChanged.connect(self._date_changed)
+        self.dates.activated.connect(self._date_activated)
         self.sort = self._combo([t for _, t in SORTS], "Sort order")
         for combo in (self.rating, self.provider, self.dates):
             layout.addWidget(combo)
@@ -91,6 +104,44 @@ class FilterBar(QFrame):
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
         return combo
+
+    def _date_changed(self, index: int) -> None:
+        if index == CUSTOM:
+            return  # applied once a range is chosen (activated -> dialog)
+        self._date_index = index
+        self.dates.setItemText(CUSTOM, DATES[CUSTOM][0])
+        self.changed.emit()
+
+    def _date_activated(self, index: int) -> None:
+        if index == CUSTOM:  # also when it is already the current item: that edits the range
+            self.customRangeRequested.emit()
+
+    async def choose_custom_range(self) -> bool:
+        """Ask for the range in a small dialog under the combo; Cancel puts the previous choice back."""
+        today = dt.date.today()
+        first, last = self._range or (today - dt.timedelta(days=6), today)
+        dialog = DateRangeDialog(self, first, last)
+        dialog.place_below(self.dates)
+        try:
+            accepted = await run_dialog(dialog) == DateRangeDialog.DialogCode.Accepted
+            if accepted:
+                self.set_custom_range(*dialog.dates())
+            else:
+                self.dates.blockSignals(True)
+                self.dates.setCurrentIndex(self._date_index)
+                self.dates.blockSignals(False)
+            return accepted
+        finally:
+            dialog.deleteLater()
+
+    def set_custom_range(self, first: dt.date, last: dt.date) -> None:
+        self._range = (min(first, last), max(first, last))
+        self._date_index = CUSTOM
+        self.dates.blockSignals(True)
+        self.dates.setItemText(CUSTOM, label_for(*self._range))
+        self.dates.setCurrentIndex(CUSTOM)
+        self.dates.blockSignals(False)
+        self.changed.emit()
 
     def _flush(self) -> None:
         self._debounce.stop()
@@ -132,18 +183,20 @@ class FilterBar(QFrame):
         return SORTS[max(0, self.sort.currentIndex())][0]
 
     def apply(self, query: ImageQuery, *, now: float | None = None) -> ImageQuery:
-        days = DATES[max(0, self.dates.currentIndex())][1]
+        days = DATES[self._date_index][1]
         now = time.time() if now is None else now
-        date_from = None
-        if days:
+        date_from = date_to = None
+        if self._date_index == CUSTOM and self._range is not None:
+            date_from, date_to = day_bounds(*self._range)
+        elif days > 0:
             start_of_today = time.mktime(time.localtime(now)[:3] + (0, 0, 0, 0, 0, -1))
             date_from = start_of_today - (days - 1) * 86400
         provider = self.provider.currentText()
         return replace(query, search=self.search.text().strip(), favorites=self.favorites.isChecked(),
                        min_rating=RATINGS[max(0, self.rating.currentIndex())][1],
                        provider="" if provider == ALL_PROVIDERS else provider,
-                       date_from=date_from, date_to=None, sort=self.sort_key())
+                       date_from=date_from, date_to=date_to, sort=self.sort_key())
 
     def active_filters(self) -> bool:
         return bool(self.search.text().strip() or self.favorites.isChecked() or self.rating.currentIndex()
-                    or self.provider.currentIndex() > 0 or self.dates.currentIndex())
+                    or self.provider.currentIndex() > 0 or self._date_index)

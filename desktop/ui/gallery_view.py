@@ -8,18 +8,29 @@ Mouse handling lives in gallery_band (hover, rubber band) and gallery_dnd (drag 
 
 from __future__ import annotations
 
-from PySide6.QtCore import (QItemSelection, QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint,
-                            QRect, QSize, Qt, QTimer, Signal)
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen, QRegion, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QStyleOptionViewItem, QStyle, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem, QWidget
 
-from desktop.ui.gallery_delegate import GalleryDelegate
 from desktop.ui.gallery_band import RubberBandMixin
+from desktop.ui.gallery_delegate import GalleryDelegate
 from desktop.ui.gallery_dnd import GalleryDragDropMixin
 from desktop.ui.gallery_model import GalleryModel, Roles
 from desktop.ui.thumbnail_loader import ThumbRequest
 
 MARGIN = 10
+MAX_STRETCH = 1.2  # tiles grow at most this much past the slider's size to fill a row; the rest is centred
 PX_STEP = 32  # thumbnail decode sizes are bucketed so a window resize does not re-decode everything
 
 
@@ -34,6 +45,7 @@ class GalleryView(RubberBandMixin, GalleryDragDropMixin, QAbstractItemView):
         self.tile = 180  # logical px of the thumbnail area
         self.columns = 1
         self.cell = QSize(self.tile, self.tile)
+        self.grid_left = MARGIN  # x of the first column (more than MARGIN when the grid is centred)
         self.reorder_enabled = False
         self.empty_title = "Your library is empty"
         self.empty_hint = "Drop images or folders here, or use File ▸ Import"
@@ -109,8 +121,11 @@ class GalleryView(RubberBandMixin, GalleryDragDropMixin, QAbstractItemView):
         width = max(1, self.viewport().width() - 2 * MARGIN)
         target = self.tile + 2 * self._delegate.padding
         self.columns = max(1, width // target)
-        side = max(target, width // self.columns)  # stretch so the grid fills the width evenly
+        # Stretch so the grid fills the width evenly, but not without bound: one column of a wide window would
+        # otherwise become a giant, upscaled tile. What is left over centres the grid.
+        side = max(target, min(width // self.columns, int(target * MAX_STRETCH)))
         self.cell = QSize(side, side)
+        self.grid_left = MARGIN + max(0, (width - side * self.columns) // 2)
         self._delegate.set_cell(self.cell)
         if self.model() is not None:
             self.gallery().thumb_px = self.thumb_px()
@@ -152,7 +167,7 @@ class GalleryView(RubberBandMixin, GalleryDragDropMixin, QAbstractItemView):
         if not index.isValid():
             return QRect()
         r = index.row()
-        x = MARGIN + (r % self.columns) * self.cell.width()
+        x = self.grid_left + (r % self.columns) * self.cell.width()
         y = MARGIN + (r // self.columns) * self.cell.height() - self.verticalOffset()
         return QRect(QPoint(x, y), self.cell)
 
@@ -166,7 +181,7 @@ class GalleryView(RubberBandMixin, GalleryDragDropMixin, QAbstractItemView):
         return index if self.visualRect(index).adjusted(pad, pad, -pad, -pad).contains(point) else QModelIndex()
 
     def _row_at(self, point: QPoint, *, clamp: bool = False) -> int:
-        x = point.x() - MARGIN
+        x = point.x() - self.grid_left
         y = point.y() + self.verticalOffset() - MARGIN
         col = x // self.cell.width()
         if not clamp and (x < 0 or y < 0 or col >= self.columns):
@@ -185,7 +200,8 @@ class GalleryView(RubberBandMixin, GalleryDragDropMixin, QAbstractItemView):
         bar = self.verticalScrollBar()
         if hint == QAbstractItemView.ScrollHint.PositionAtCenter:
             bar.setValue(bar.value() + rect.center().y() - self.viewport().height() // 2)
-        elif rect.top() < 0 or hint == QAbstractItemView.ScrollHint.PositionAtTop:
+        elif (rect.top() < 0 or hint == QAbstractItemView.ScrollHint.PositionAtTop
+              or rect.height() > self.viewport().height() - 2 * MARGIN):  # too tall to fit: show its top
             bar.setValue(bar.value() + rect.top() - MARGIN)
         elif rect.bottom() > self.viewport().height():
             bar.setValue(bar.value() + rect.bottom() - self.viewport().height() + MARGIN)
@@ -233,7 +249,7 @@ class GalleryView(RubberBandMixin, GalleryDragDropMixin, QAbstractItemView):
         pad = self._delegate.padding
         w, h = self.cell.width(), self.cell.height()
         top, bottom = rect.top() + self.verticalOffset() - MARGIN, rect.bottom() + self.verticalOffset() - MARGIN
-        left, right = rect.left() - MARGIN, rect.right() - MARGIN
+        left, right = rect.left() - self.grid_left, rect.right() - self.grid_left
         # Tile k spans [k*w + pad, (k+1)*w - pad - 1] on each axis: solve for the first and last k it touches.
         c0, c1 = max(0, -((w - pad - 1 - left) // w)), min(self.columns - 1, (right - pad) // w)
         r0, r1 = max(0, -((h - pad - 1 - top) // h)), (bottom - pad) // h

@@ -97,12 +97,14 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
 
         self.filters.changed.connect(self.apply_query)
         self.filters.tileSizeChanged.connect(self.view.set_tile_size)
+        self.filters.customRangeRequested.connect(lambda: self.spawn(self.filters.choose_custom_range()))
         self.collections.scopeChanged.connect(self._scope_changed)
         self.collections.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.view.currentImageChanged.connect(self._show_details)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.view.customContextMenuRequested.connect(self._gallery_menu)
         self.view.filesDropped.connect(self.import_paths)
+        self.view.doubleClicked.connect(lambda _index: self.open_viewer())
         self.view.reorderRequested.connect(self.reorder)
         self.detail.favoriteToggled.connect(lambda on: self._on_ids(lambda ids: self.commands.set_favorite(ids, on)))
         self.detail.ratingChosen.connect(self.rate)
@@ -147,6 +149,7 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
             "move_earlier": lambda: self.move_selection(-1),
             "move_later": lambda: self.move_selection(+1),
             "find": self.focus_search,
+            "open_viewer": self.open_viewer,
             "bigger": lambda: self.filters.size_slider.setValue(self.filters.size_slider.value() + 32),
             "smaller": lambda: self.filters.size_slider.setValue(self.filters.size_slider.value() - 32),
             "show_trash": self._toggle_trash,
@@ -340,6 +343,8 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
         self._unsubscribe()
         self._resync_timer.stop()
         self.imports.cancel()
+        if self.viewer is not None:
+            self.viewer.close()
         self.loader.close()
         self.on_close()
 

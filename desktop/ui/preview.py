@@ -1,6 +1,6 @@
 """Screenshot the real window over a real (optionally synthetic) library.
 
-    python -m desktop.ui.preview --data-dir DIR --out shot.png [--populate N] [--size 1400x900]
+    python -m desktop.ui.preview --data-dir DIR --out shot.png [--populate N] [--size 1400x900] [--tile PX]
 
 Builds the services over DIR, optionally paints N gradient/shape images with prompts and imports them,
 shows MainWindow, waits for the thumbnails, and saves window.grab() to --out.
@@ -105,11 +105,13 @@ async def run(args: argparse.Namespace) -> int:
         width, height = (int(v) for v in args.size.split("x"))
         window.resize(width, height)
         window.show()
+        if args.tile:
+            window.filters.size_slider.setValue(args.tile)  # big tiles exercise the 512 px thumbnails
         if window.model.rowCount():
             window.view.setCurrentIndex(window.model.index(0, 0))
             window.view.selectionModel().select(window.model.index(2, 0),
                                                 window.view.selectionModel().SelectionFlag.Select)
-        for _ in range(300):  # wait for rows and thumbnails (at most ~6 s)
+        for _ in range(500):  # wait for rows and thumbnails (at most ~10 s; big tiles decode originals)
             await asyncio.sleep(0.02)  # the Qt loop runs while we wait (never processEvents() in a task)
             visible = list(window.view.visible_rows())
             if all(window.loader.has_exact(window.model.image_id(r), window.model.thumb_px) for r in visible):
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--populate", type=int, default=0)
     parser.add_argument("--size", default="1400x900")
+    parser.add_argument("--tile", type=int, default=0, help="thumbnail size slider value (96-512)")
     parser.add_argument("--dark", action="store_true", help="preview with a dark palette")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_API", "pyside6")

@@ -275,7 +275,7 @@ class ThumbnailLoader(QObject):
                 target = ensure_thumbnail(self.paths, request.sha, data, LARGE_THUMB)
                 del data  # the source bytes can be tens of MB: free them before decoding the result
                 image = decode_scaled(str(target), request.px)
-            except Exception as exc:  # missing or corrupt source, disk full: keep showing the 256 px one
+            except Exception as exc:  # noqa: BLE001 -- missing or corrupt source, disk full: keep the 256 px one
                 log.warning("large thumbnail failed for %s: %s", request.source, exc)
                 image = QImage()
             with self._cond:

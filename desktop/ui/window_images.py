@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from desktop.ui.dialogs import confirm
+from desktop.ui.viewer import ImageViewer
 from storage.records import ImageQuery
 
 if TYPE_CHECKING:
@@ -12,6 +13,26 @@ if TYPE_CHECKING:
 
 
 class ImageCommandsMixin:
+    viewer: ImageViewer | None = None
+
+    def open_viewer(self: MainWindow) -> None:
+        """Enter or double-click: the current image full size, in a non-modal window reused for every image."""
+        image_id = self.view.current_id()
+        if image_id < 0:
+            return
+        if self.viewer is None:
+            self.viewer = ImageViewer(self, self.model, self.runner, self.report_error)
+            self.viewer.imageShown.connect(self._viewer_moved)
+        self.viewer.show_image(image_id)
+        self.viewer.show()
+        self.viewer.raise_()
+        self.viewer.activateWindow()
+
+    def _viewer_moved(self: MainWindow, image_id: int) -> None:
+        index = self.model.index_of(image_id)
+        if index.isValid() and index != self.view.currentIndex():
+            self.view.setCurrentIndex(index)  # the grid follows, so closing the viewer leaves you there
+
     def toggle_favorite(self: MainWindow) -> None:
         self._on_ids(self.commands.toggle_favorite)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import storage.thumbnails as thumbnails
 from desktop.ui.thumbnail_loader import LARGE_THUMB, ThumbnailLoader, ThumbRequest
+from storage import thumbnails
 from storage.layout import thumb_path_for
 from storage.paths import AppPaths
 from storage.records import ImageQuery
@@ -162,3 +162,18 @@ def test_big_tiles_in_the_window_and_empty_trash_removes_512(qtbot, window, samp
     assert removed == 3
     assert not any(p.exists() for p in bigs)
     assert not any(Path(r.thumb_path).exists() or Path(r.path).exists() for r in rows.values())
+
+
+def test_big_tiles_are_not_stretched_without_bound(qtbot, window, sample_folder) -> None:
+    from desktop.ui.gallery_view import MARGIN, MAX_STRETCH
+
+    import_and_wait(qtbot, window, [sample_folder])
+    view = window.view
+    window.filters.size_slider.setValue(480)
+    target = 480 + 2 * view._delegate.padding
+    assert view.columns == 1 and view.cell.width() <= int(target * MAX_STRETCH)
+    first = view.visualRect(window.model.index(0, 0))
+    spare = view.viewport().width() - first.width()
+    assert abs(first.left() - spare // 2) <= MARGIN  # centred, not glued to the left
+    view.setCurrentIndex(window.model.index(0, 0))
+    assert view.visualRect(window.model.index(0, 0)).top() >= 0  # a tall tile shows its top, not its bottom
