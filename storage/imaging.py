@@ -7,11 +7,15 @@ import logging
 import struct
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from PIL import Image, ImageFile
 
 from storage import pngchunks
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -100,16 +104,23 @@ def _open_checked(data: bytes, expected: str) -> Image.Image:
     return im
 
 
-def _verify(data: bytes, expected: str) -> tuple[int, int]:
+def _verify(data: bytes, expected: str, then: Callable[[Image.Image], T] | None = None
+            ) -> tuple[tuple[int, int], T | None]:
     with _open_checked(data, expected) as im:
         im.verify()
     # verify() leaves the object unusable, so a fresh open does the full decode that catches truncation.
     with _open_checked(data, expected) as im:
         im.load()
-        return im.size
+        # `then` works on the pixels just decoded (a thumbnail), so an image is decoded once, not twice.
+        return im.size, (then(im) if then is not None else None)
 
 
 def verify_image(data: bytes) -> ImageInfo:
+    """Verify bytes as a safe PNG/JPEG/WebP (see verify_image_with)."""
+    return verify_image_with(data)[0]
+
+
+def verify_image_with(data: bytes, then: Callable[[Image.Image], T] | None = None) -> tuple[ImageInfo, T | None]:
     """Magic bytes -> Image.open -> format in PNG/JPEG/WEBP and size limits -> verify() -> reopen + load().
 
     Raises BadImage with a user-facing reason. A PNG whose text chunks Pillow refuses (a compressed chunk
@@ -128,12 +139,12 @@ def verify_image(data: bytes) -> ImageInfo:
     configure_pillow()
     try:
         try:
-            width, height = _verify(data, kind)
+            (width, height), extra = _verify(data, kind, then)
         except ValueError as exc:
             if kind != "PNG" or "Decompressed data too large" not in str(exc):
                 raise
             log.info("PNG text chunk over Pillow's limit; verifying pixels without metadata")
-            width, height = _verify(pngchunks.strip_text_chunks(data), kind)
+            (width, height), extra = _verify(pngchunks.strip_text_chunks(data), kind, then)
     except BadImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -144,4 +155,14 @@ def verify_image(data: bytes) -> ImageInfo:
         log.debug("image rejected: %s: %s", type(exc).__name__, exc)
         raise BadImage(_CORRUPT) from None
     mime, ext = SUPPORTED[kind]
-    return ImageInfo(kind, width, height, mime, ext)
+    return ImageInfo(kind, width, height, mime, ext), extra
+
+
+def same_image_header(data: bytes, info: ImageInfo) -> bool:
+    """A cheap check after a container edit (metadata spliced in, pixels untouched): the header still
+    parses as the same format and size. The full decode already happened on the original bytes."""
+    try:
+        with Image.open(io.BytesIO(data), formats=[info.format]) as im:
+            return im.format == info.format and im.size == (info.width, info.height)
+    except DECODE_ERRORS:
+        return False

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from storage.files import ImageStore
-from storage.imaging import MAX_FILE_BYTES, BadImage, ImageInfo, verify_image
+from storage.imaging import MAX_FILE_BYTES, BadImage, ImageInfo, same_image_header, verify_image_with
 from storage.metadata import ParsedMetadata, embed_metadata, format_a1111_parameters, read_metadata
 from storage.paths import AppPaths
 from storage.records import ImageRecord
-from storage.thumbnails import ensure_thumbnail
+from storage.thumbnails import ensure_thumbnail, render_loaded, write_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +172,15 @@ def prepare_file(path: Path, paths: AppPaths) -> PreparedImage | Skipped:
     if isinstance(data, Skipped):
         return data
     try:
-        info = verify_image(data)
+        info, thumb_bytes = verify_image_with(data, render_loaded)  # one decode: verified pixels -> thumbnail
         mtime = path.stat().st_mtime
     except BadImage as exc:
         return Skipped(path, exc.reason)
     except OSError as exc:
         return Skipped(path, f"cannot read the file: {exc.strerror or exc}")
     stored = ImageStore(paths).store(data, info)
-    thumb = ensure_thumbnail(paths, stored.sha256, data)
+    thumb = write_thumbnail(paths, stored.sha256, thumb_bytes) if thumb_bytes else ensure_thumbnail(
+        paths, stored.sha256, data)
     metadata = read_metadata(data)
     record = _import_record(path, info, stored.rel_path, stored.size, stored.sha256, metadata, mtime)
     return PreparedImage(record, thumb, stored.abs_path)
@@ -216,7 +217,7 @@ def prepare_generated(
     extra_params are provider-specific infotext pairs (e.g. {"Quality": "hd"}). Raises BadImage for bytes
     that are not a safe PNG/JPEG/WebP and StorageError when the library cannot be written.
     """
-    info = verify_image(data)
+    info, thumb_bytes = verify_image_with(data, render_loaded)  # one decode: verified pixels -> thumbnail
     created = time.time() if created_at is None else created_at
     clean_request = scrub_secrets(dict(request or {}))
     fields: dict[str, Any] = {"Steps": steps, "Sampler": sampler or None, "CFG scale": cfg_scale,
@@ -235,12 +236,14 @@ def prepare_generated(
     try:
         parameters = format_a1111_parameters(prompt, negative_prompt, fields)
         candidate = embed_metadata(data, info.format, parameters, studio)
-        verify_image(candidate)  # never let a container edit put a broken file in the library
+        if not same_image_header(candidate, info):  # never let a container edit put a broken file in
+            raise BadImage("the metadata edit broke the file")  # the library (pixels were verified above)
         stored_bytes, embedded = candidate, True
     except (ValueError, BadImage) as exc:
         log.warning("metadata not embedded in the %s image (kept in the database only): %s", info.format, exc)
     stored = ImageStore(paths).store(stored_bytes, info)
-    thumb = ensure_thumbnail(paths, stored.sha256, stored_bytes)
+    thumb = write_thumbnail(paths, stored.sha256, thumb_bytes) if thumb_bytes else ensure_thumbnail(
+        paths, stored.sha256, stored_bytes)
     record = ImageRecord(
         sha256=stored.sha256, path=stored.rel_path, format=info.format, width=info.width, height=info.height,
         file_size=stored.size, source="generated", provider=provider, model=model, prompt=prompt,

@@ -64,6 +64,25 @@ def _render(data: bytes, size: int) -> bytes:
         return out.getvalue()
 
 
+def render_loaded(im: Image.Image, size: int = THUMB_SIZE) -> bytes:
+    """WebP thumbnail bytes from an image whose pixels are already decoded (no second decode)."""
+    im = _pre_resize(im)
+    im.thumbnail((size, size))
+    im = ImageOps.exif_transpose(im)
+    im = _final_mode(im)
+    out = io.BytesIO()
+    im.save(out, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
+    return out.getvalue()
+
+
+def write_thumbnail(paths: AppPaths, sha: str, thumb: bytes, size: int = THUMB_SIZE) -> Path:
+    """Store thumbnail bytes made elsewhere (e.g. during verification). Atomic, no fsync: a cache."""
+    target = thumb_path_for(paths, sha, size)
+    if not (target.is_file() and thumbnail_is_valid(target)):
+        atomic_write(target, thumb, durable=False)
+    return target
+
+
 def make_thumbnail(data: bytes, size: int = THUMB_SIZE) -> bytes:
     """WebP bytes whose long edge is `size` (or smaller for small sources), EXIF orientation applied.
 

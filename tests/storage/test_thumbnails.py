@@ -158,3 +158,22 @@ def test_png_with_oversized_text_chunk_still_gets_a_thumbnail() -> None:
 def test_bomb_is_refused() -> None:
     with pytest.raises(BadImage, match="decompression bomb"):
         make_thumbnail(samples.png_header_claiming(20000, 20000))
+
+
+def test_thumbnail_from_the_verification_decode_matches_the_separate_path():
+    """prepare_file/prepare_generated make the thumbnail from the pixels verify already decoded."""
+    import io
+
+    from PIL import Image
+
+    from storage.imaging import verify_image_with
+    from storage.thumbnails import make_thumbnail, render_loaded
+
+    src = Image.new("RGB", (900, 600), (10, 120, 200))
+    buf = io.BytesIO()
+    src.save(buf, "PNG")
+    info, thumb = verify_image_with(buf.getvalue(), render_loaded)
+    assert (info.width, info.height) == (900, 600)
+    one = Image.open(io.BytesIO(thumb))
+    two = Image.open(io.BytesIO(make_thumbnail(buf.getvalue())))
+    assert one.format == two.format == "WEBP" and one.size == two.size == (256, 171)
