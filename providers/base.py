@@ -225,4 +225,7 @@ class Provider(Protocol):
 
     async def check_key(self) -> str: ...  # cheap authenticated call; returns a short verdict or raises
 
+    # Optional: `batch_natively(model) -> bool`. False means the API makes one image per call; the job service
+    # then sends one request per image so each is saved as it arrives. Absent means True.
+
     async def aclose(self) -> None: ...

@@ -62,6 +62,10 @@ class PollinationsProvider:
     id = "pollinations"
     supports_cancel = False
 
+    def batch_natively(self, model: str) -> bool:
+        """Every image is its own request, so the job service asks for them one by one and saves each."""
+        return False
+
     def __init__(self, config: ProviderConfig, info: ProviderInfo, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         key = (config.api_key or "").strip() or None

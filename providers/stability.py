@@ -87,6 +87,13 @@ class StabilityProvider:
         headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self.http = HttpSession(config, headers, sleep=sleep)
 
+    def batch_natively(self, model: str) -> bool:
+        """v2beta makes one image per call (a batch of n is n calls); v1 takes `samples`."""
+        try:
+            return endpoint_for(model)[0] == "v1"
+        except InvalidRequest:
+            return True
+
     # -- protocol ---------------------------------------------------------------------------------------
     async def submit(self, request: ImageRequest) -> ImageResult:
         self._require_key()

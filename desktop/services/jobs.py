@@ -29,6 +29,7 @@ from providers.base import (
 from providers.catalogue import Catalogue
 from providers.policy import RETRY_LISTENER
 from providers.validation import adapt_for, check
+from desktop.services.job_records import friendly_error, journal_meta, request_from_record
 from storage.journal import JobJournal, JobRecord
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class JobService:
         """Journal the job and start it. Returns at once; progress arrives as JobEvents."""
         self.prepare(request)
         chain = [request.provider] + [p for p in fallback if p != request.provider and p in self.catalogue]
-        meta = _meta(request)
+        meta = journal_meta(request)
         if collection:
             meta["collection"] = collection
         job_id = self.journal.create(meta, chain, request.count)
@@ -247,22 +248,27 @@ class JobService:
                 self.journal.update(job_id, state="submitting", provider=provider_id, model=request.model,
                                     fallback_from=fallback_from)
                 self._emit(job_id, "started", "submitting", provider_id)
-                watcher = self._watch_progress(job_id, provider, caps.typical_seconds)
-                try:
-                    submitted = await provider.submit(request)
-                finally:
-                    if watcher is not None:
-                        watcher.cancel()
-                if isinstance(submitted, TaskHandle):
-                    self.journal.update(job_id, state="running", task_id=submitted.task_id, task=submitted.state)
-                    self._handles[job_id] = (provider, submitted)
-                    result = await self._poll(job_id, provider, submitted, caps.typical_seconds)
-                else:
-                    result = submitted
+                calls = _calls(provider, request)
+                for call in calls:
+                    try:
+                        one = await self._one_call(job_id, provider, call, caps.typical_seconds)
+                    except ProviderError as exc:
+                        if result is not None:  # images already made are paid for: keep them, never fall back
+                            exc.fallback_ok = False
+                            exc.message += f" ({len(result.images)} of {request.count} images were saved)"
+                        raise
+                    if len(calls) > 1:  # one image per call: each one streams into the library as it lands
+                        await self._save_and_announce(job_id, call, one, fallback_from)
+                        result = _merged(result, one)
+                    else:
+                        result = one
             outcome = "ok"
-            await self._finish(job_id, request, result, fallback_from, complete=not shortfall)
+            assert result is not None
+            if len(calls) == 1:
+                await self._save_and_announce(job_id, request, result, fallback_from)
             if shortfall:
                 raise QuotaBlocked(shortfall, provider=provider_id)
+            self._complete(job_id, provider_id, len(result.images))
         except asyncio.CancelledError:
             outcome = "cancelled"
             entry = self._handles.get(job_id)
@@ -276,6 +282,21 @@ class JobService:
             if self.guard is not None and reservation is not None:
                 latency = int((time.monotonic() - started) * 1000)
                 await self.guard.settle(reservation, outcome, latency_ms=latency, result=result)
+
+    async def _one_call(self, job_id: int, provider: Provider, request: ImageRequest,
+                        typical_s: float) -> ImageResult:
+        """One provider request: submit, then follow the task (its id journalled first) until it ends."""
+        watcher = self._watch_progress(job_id, provider, typical_s)
+        try:
+            submitted = await provider.submit(request)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        if not isinstance(submitted, TaskHandle):
+            return submitted
+        self.journal.update(job_id, state="running", task_id=submitted.task_id, task=submitted.state)
+        self._handles[job_id] = (provider, submitted)
+        return await self._poll(job_id, provider, submitted, typical_s)
 
     def _watch_progress(self, job_id: int, provider: Provider, typical_s: float) -> asyncio.Task[None] | None:
         """While a synchronous request is open, report the backend's own progress (A1111's /progress) so
@@ -337,8 +358,10 @@ class JobService:
             self._emit(record.id, "started", "running", handle.provider, message="resumed")
             caps = self.catalogue.capabilities(handle.provider, handle.model)
             result = await self._poll(record.id, provider, handle, caps.typical_seconds if caps else 20.0)
-            await self._finish(record.id, dataclasses.replace(request, provider=handle.provider,
-                                                              model=handle.model), result, record.fallback_from)
+            await self._save_and_announce(record.id, dataclasses.replace(request, provider=handle.provider,
+                                                                         model=handle.model),
+                                          result, record.fallback_from)
+            self._complete(record.id, handle.provider, len(result.images))
         except asyncio.CancelledError:
             self.journal.update(record.id, state="cancelled", error_kind="cancelled", error_message="cancelled")
             self._emit(record.id, "cancelled", "cancelled")
@@ -348,67 +371,35 @@ class JobService:
             self.journal.update(record.id, state="failed", error_kind=exc.kind, error_message=message)
             self._emit(record.id, "failed", "failed", exc.provider, message=message, error_kind=exc.kind)
 
-    async def _finish(self, job_id: int, request: ImageRequest, result: ImageResult, fallback_from: str,
-                      complete: bool = True) -> None:
+    async def _save_and_announce(self, job_id: int, request: ImageRequest, result: ImageResult,
+                                 fallback_from: str) -> list[int]:
         if not result.images:
             raise InvalidRequest("the provider returned no image", provider=request.provider)
         image_ids = await self._save_images(job_id, request, result, fallback_from)
         for image_id in image_ids:
             self._emit(job_id, "image", "running", request.provider, image_id=image_id)
-        if not complete:
-            return
+        return image_ids
+
+    def _complete(self, job_id: int, provider: str, count: int) -> None:
         self.journal.update(job_id, state="succeeded", progress=1.0)
-        self._emit(job_id, "done", "succeeded", request.provider, progress=1.0,
-                   message=f"{len(image_ids)} image(s) saved")
+        self._emit(job_id, "done", "succeeded", provider, progress=1.0, message=f"{count} image(s) saved")
 
 
-def _b64(data: bytes) -> str:
-    import base64
-
-    return base64.b64encode(data).decode("ascii")
-
-
-def _meta(request: ImageRequest) -> dict[str, Any]:
-    meta = request.to_metadata()
-    if request.init_image is not None:
-        meta["init_image_b64"] = _b64(request.init_image)
-    return meta
+def _calls(provider: Provider, request: ImageRequest) -> list[ImageRequest]:
+    """The requests one job makes. A provider that makes one image per call (Pollinations, Stability v2)
+    gets one call per image, seeds counting up, so each image is saved the moment it exists and a later
+    failure or a cancel never throws away the ones already paid for."""
+    natively = getattr(provider, "batch_natively", None)
+    if request.count <= 1 or not callable(natively) or natively(request.model):
+        return [request]
+    return [dataclasses.replace(request, count=1, seed=None if request.seed is None else request.seed + i)
+            for i in range(request.count)]
 
 
-def request_from_record(record: JobRecord) -> ImageRequest:
-    """Rebuild the request a job was journalled with."""
-    import base64
-
-    meta = dict(record.request)
-    init = meta.get("init_image_b64")
-    return ImageRequest(
-        prompt=meta.get("prompt", ""), provider=meta.get("provider", record.provider),
-        model=meta.get("model", record.model), negative_prompt=meta.get("negative_prompt", "") or "",
-        width=meta.get("width"), height=meta.get("height"), aspect_ratio=meta.get("aspect_ratio"),
-        count=int(meta.get("count", record.count) or 1), seed=meta.get("seed"), style=meta.get("style"),
-        quality=meta.get("quality"), init_image=base64.b64decode(init) if init else None,
-        strength=meta.get("strength"), extras=tuple(sorted((meta.get("extras") or {}).items())),
-    )
-
-
-def friendly_error(exc: ProviderError) -> str:
-    """One line for a creator: what happened and what to do."""
-    name = exc.provider or "the provider"
-    hints = {
-        "auth": "check the API key in Settings ▸ Providers",
-        "insufficient_credits": "top up your account with the provider",
-        "moderated": "rephrase the prompt; the provider's safety filter refused it",
-        "rate_limited": "wait a moment and retry",
-        "provider_down": "the service is having trouble; retry later or add a fallback provider",
-        "timeout": "the service did not answer in time; retry later",
-        "invalid_request": "change the parameters",
-        "invalid_response": "retry; the provider sent something unusable",
-        "quota": "raise the quota in Settings ▸ Quotas or wait for it to reset",
-        "storage": "free some disk space or check that the library folder is writable, then retry",
-    }
-    text = exc.message
-    retry_after = getattr(exc, "retry_after", None)
-    if exc.kind == "rate_limited" and retry_after:
-        hints["rate_limited"] = f"wait {int(retry_after + 0.999)} s and retry"
-    hint = hints.get(exc.kind)
-    return f"{name}: {text}" + (f" — {hint}" if hint else "")
+def _merged(done: ImageResult | None, one: ImageResult) -> ImageResult:
+    if done is None:
+        return one
+    costs = (done.cost_usd, one.cost_usd)
+    return ImageResult(done.images + one.images, request_id=one.request_id or done.request_id,
+                       cost_usd=None if None in costs else sum(costs),  # type: ignore[arg-type]
+                       usage={**done.usage, **one.usage})

@@ -242,3 +242,61 @@ async def test_unusable_image_bytes_and_full_disk_fail_with_clear_messages(servi
     record = await gen2.jobs.wait(gen2.submit(req()))
     assert record.state == "failed" and record.error_kind == "storage"
     assert "disk full" in record.error_message and "free some disk space" in record.error_message
+
+
+class OnePerCall(FakeProvider):
+    """A provider whose API makes one image per request (like Pollinations or Stability v2)."""
+
+    def batch_natively(self, model: str) -> bool:
+        return False
+
+
+async def test_one_image_per_call_streams_each_image_and_keeps_them_when_a_later_call_fails(services):
+    alpha = OnePerCall("alpha")
+    gen, events = _gen(services, alpha=alpha)
+    record = await gen.jobs.wait(gen.submit(req(count=3, seed=40)))
+    assert record.state == "succeeded" and record.images_saved == 3
+    assert [r.count for r in alpha.submitted] == [1, 1, 1] and [r.seed for r in alpha.submitted] == [40, 41, 42]
+    kinds = [e.kind for e in events if e.kind in ("image", "done")]
+    assert kinds == ["image", "image", "image", "done"]
+
+    failing = OnePerCall("alpha")
+    failing.errors = []
+    gen2, events2 = _gen(services, alpha=failing, beta=FakeProvider("beta"))
+    original = failing.submit
+
+    async def third_call_fails(request):
+        if len(failing.submitted) == 2:
+            failing.submitted.append(request)
+            raise ProviderDown("503 after retries", provider="alpha")
+        return await original(request)
+
+    failing.submit = third_call_fails  # type: ignore[method-assign]
+    record = await gen2.jobs.wait(gen2.submit(req(count=4), fallback=["beta"]))
+    assert record.state == "failed" and "2 of 4 images were saved" in record.error_message
+    assert len([e for e in events2 if e.kind == "image"]) == 2
+    assert not any(e.kind == "fallback" for e in events2)  # paid-for images are never abandoned for a fallback
+
+
+async def test_cancel_mid_batch_keeps_the_images_already_made(services):
+    gate = asyncio.Event()
+    alpha = OnePerCall("alpha")
+    original = alpha.submit
+
+    async def slow_after_first(request):
+        if alpha.submitted:
+            alpha.submitted.append(request)
+            await gate.wait()
+        return await original(request)
+
+    alpha.submit = slow_after_first  # type: ignore[method-assign]
+    gen, events = _gen(services, alpha=alpha)
+    job_id = gen.submit(req(count=3))
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        if any(e.kind == "image" for e in events):
+            break
+    gen.jobs.cancel(job_id)
+    record = await gen.jobs.wait(job_id)
+    assert record.state == "cancelled" and record.images_saved == 1
+    assert len(services.library.ids(__import__("storage.records", fromlist=["ImageQuery"]).ImageQuery())) == 1
