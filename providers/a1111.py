@@ -164,7 +164,8 @@ class A1111Provider:
                                       width=width if isinstance(width, int) else None,
                                       height=height if isinstance(height, int) else None))
         usage = {k: info[k] for k in ("sd_model_name", "sd_model_hash", "version") if k in info}
-        return ImageResult(images=tuple(out), usage=usage)
+        model = info.get("sd_model_name") if isinstance(info.get("sd_model_name"), str) else None
+        return ImageResult(images=tuple(out), usage=usage, model=model or None)
 
     def _map_error(self, resp: httpx.Response, body: Any) -> ProviderError | None:
         status = resp.status_code

@@ -85,6 +85,7 @@ class ImageResult:
     request_id: str | None = None
     cost_usd: float | None = None  # provider-reported figure in USD, when the API gives one
     usage: dict[str, Any] = field(default_factory=dict)  # provider-reported usage/credits, raw
+    model: str | None = None  # the model actually used when it differs from the request (a local checkpoint)
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,8 @@ class ComfyUIProvider:
                 raise  # the server may come back: poll again later
             return TaskStatus(TaskState.FAILED, error=exc, message=exc.message)
         return TaskStatus(TaskState.SUCCEEDED, progress=1.0,
-                          result=ImageResult(images=tuple(images), request_id=handle.task_id))
+                          result=ImageResult(images=tuple(images), request_id=handle.task_id,
+                                             model=_checkpoint_name(handle.state.get("checkpoint"))))
 
     @staticmethod
     def _image_refs(outputs: Any) -> list[dict[str, str]]:
@@ -326,3 +327,14 @@ class ComfyUIProvider:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _checkpoint_name(filename: object) -> str | None:
+    """'sd_xl_base_1.0.safetensors' -> 'sd_xl_base_1.0': the model a creator recognises and searches for."""
+    if not isinstance(filename, str) or not filename:
+        return None
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    for ext in (".safetensors", ".ckpt", ".pt", ".bin"):
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return name

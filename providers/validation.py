@@ -78,10 +78,13 @@ def problems(request: ImageRequest, caps: Capabilities) -> list[str]:
         found.append(f"{caps.label} does not support a fixed seed")
     if request.seed is not None and not (0 <= request.seed < 2**32):
         found.append("the seed must be between 0 and 4294967295")
-    if request.style and caps.styles and request.style not in caps.styles:
-        found.append(f"{caps.label} has no style {request.style!r}")
-    if request.quality and caps.qualities and request.quality not in caps.qualities:
-        found.append(f"{caps.label} has no quality {request.quality!r}; pick one of {', '.join(caps.qualities)}")
+    # App style presets are folded into the prompt before this check; what is left must be the model's own.
+    if request.style and request.style not in caps.styles:
+        known = f"; pick one of {', '.join(caps.styles)}" if caps.styles else " (it takes no style)"
+        found.append(f"{caps.label} has no style {request.style!r}{known}")
+    if request.quality and request.quality not in caps.qualities:
+        known = f"; pick one of {', '.join(caps.qualities)}" if caps.qualities else " (it has no quality setting)"
+        found.append(f"{caps.label} has no quality {request.quality!r}{known}")
     if request.init_image is not None:
         if not caps.img2img:
             found.append(f"{caps.label} does not support image-to-image")

@@ -59,12 +59,13 @@ class GenerationService:
         request_meta = request.to_metadata()
         loop = asyncio.get_running_loop()
         saved: list[int] = []
+        model = result.model or request.model  # a local backend names the checkpoint it really used
         for image in result.images:
             cost = (reported / n) if reported is not None else unit_estimate
             try:
                 prepared = await loop.run_in_executor(
                     self.library.executor, lambda img=image, c=cost: prepare_generated(
-                        img.data, self.library.paths, provider=request.provider, model=request.model,
+                        img.data, self.library.paths, provider=request.provider, model=model,
                         prompt=request.prompt, negative_prompt=request.negative_prompt,
                         seed=img.seed if img.seed is not None else request.seed,
                         revised_prompt=img.revised_prompt or "", cost_usd=c, request_id=result.request_id or "",

@@ -198,6 +198,8 @@ def test_generate_saves_into_library_from_each_fake(capsys, monkeypatch, tmp_pat
         assert GENERATE_FIELDS <= set(obj)
         assert obj["provider"] == provider and obj["prompt"].startswith("a quiet harbour at dawn")
         assert Path(obj["path"]).is_file() and obj["width"] > 0
+        if provider in ("a1111", "comfyui"):  # the checkpoint actually used, not "default"
+            assert obj["model"] in ("v1-5-pruned-emaonly", "sd_xl_base_1.0"), obj["model"]
     _, rows, _ = run(capsys, "--data-dir", data, "list", "--json", "--collection", "Harbour")
     assert sorted(r["id"] for r in rows) == sorted(o["id"] for o in objs)
     if key:
@@ -230,6 +232,8 @@ def test_generate_refuses_bad_input_before_any_request(capsys, monkeypatch, tmp_
             (["x" * 40000], "characters"),
             (["a cat", "--size", "123x77"], "123x77"),
             (["a cat", "--negative-prompt", "dogs"], "negative prompt"),
+            (["a cat", "--style", "nope"], "no style 'nope'"),
+            (["a cat", "--quality", "ultra"], "no quality 'ultra'"),
             (["a cat", "--init-image", str(tmp_path / "none.png")], "cannot read"),
         ]
         trunc = tmp_path / "trunc.png"

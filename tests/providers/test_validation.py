@@ -76,3 +76,9 @@ def test_local_backend_accepts_any_checkpoint_name():
     assert caps.model == "default"
     with pytest.raises(InvalidRequest, match="no model"):
         check(ImageRequest(prompt="x", provider="p", model="juggernautXL"), INFO)
+
+
+def test_style_and_quality_are_refused_on_models_without_them():
+    plain = Capabilities(model="p", label="Plain", any_size=True)
+    assert any("takes no style" in p for p in problems(req(model="p", style="nope"), plain))
+    assert any("no quality setting" in p for p in problems(req(model="p", quality="high"), plain))
