@@ -34,9 +34,15 @@ def _print_json(obj: Any) -> None:
 
 
 def _services(args: argparse.Namespace) -> Any:
+    from desktop.app import setup_logging
     from desktop.services.container import build_services
 
-    return build_services(AppPaths.resolve(args.data_dir))
+    services = build_services(AppPaths.resolve(args.data_dir))
+    # CLI runs leave the same trail as the window (keys redacted), so a failed script can be diagnosed.
+    if not any(getattr(h, "baseFilename", "").startswith(str(services.paths.logs))
+               for h in logging.getLogger().handlers):
+        setup_logging(services.paths.logs, getattr(args, "debug", False))
+    return services
 
 
 # ------------------------------------------------------------------------------------------- commands
@@ -64,10 +70,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         for path, reason in report.skipped:
             sys.stderr.write(f"skipped {path}: {reason}\n")
         if args.json:
-            rows = services.library.rows(report.imported + report.duplicates)
-            for image_id in report.imported + report.duplicates:
+            rows = services.library.rows([image_id for image_id, _status, _src in report.entries])
+            for image_id, status, source in report.entries:  # one line per file, in import order
                 obj = rows[image_id].to_json()
-                obj["status"] = "imported" if image_id in report.imported else "duplicate"
+                obj["status"] = status
+                obj["source_file"] = source
                 _print_json(obj)
         else:
             print(report.summary())
@@ -146,7 +153,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
         else:
             models = ", ".join(m.model for m in info.models)
             key = "no key needed" if not info.needs_key else f"key: {info.key_env}"
-            print(f"{info.id:<13} {info.name:<22} {key:<32} models: {models}")
+            print(f"{info.id:<13} {info.name:<30} {key:<32} models: {models}")
     return 0
 
 
@@ -155,8 +162,15 @@ def cmd_providers(args: argparse.Namespace) -> int:
 Command = Callable[[argparse.Namespace], int]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (scripts parse it), exit status 2 as argparse always used."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"images-studio: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="images-studio", description="AI Images Studio")
+    parser = OneLineParser(prog="images-studio", description="AI Images Studio")
     parser.add_argument("--data-dir", help="library folder (default: IMAGES_STUDIO_HOME or the user data folder)")
     parser.add_argument("--debug", action="store_true", help="verbose logging to stderr")
     sub = parser.add_subparsers(dest="command")
@@ -196,8 +210,16 @@ def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] =
 
 def run(argv: Sequence[str], parser: argparse.ArgumentParser) -> int:
     args = parser.parse_args(list(argv))
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    from desktop.app import RedactingFilter
+
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if args.debug else logging.WARNING)  # the log file gets INFO regardless
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    console.addFilter(RedactingFilter())
+    console.addFilter(lambda record: not getattr(record, "file_only", False))
+    root = logging.getLogger()
+    before = list(root.handlers)
+    root.addHandler(console)
     try:
         return int(args.func(args))
     except CliError as exc:
@@ -215,8 +237,12 @@ def run(argv: Sequence[str], parser: argparse.ArgumentParser) -> int:
         sys.stderr.write("images-studio: interrupted\n")
         return 130
     except Exception as exc:  # never a traceback for the user; the log has the details with --debug
-        log.debug("unexpected error", exc_info=True)
+        log.error("unexpected error in %s", args.command, exc_info=True, extra={"file_only": True})
         from providers.http import redact
 
         sys.stderr.write(f"images-studio: unexpected error: {redact(str(exc))[:300]}\n")
         return 1
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:  # a run leaves no handler behind
+            root.removeHandler(handler)
+            handler.close()

@@ -59,12 +59,41 @@ def _check_init_image(data: bytes, provider: str, path: Path) -> None:
         raise CliError(f"{provider}: the init image {path} is unusable: {exc}", 2) from None
 
 
-def _report(event: Any, json_mode: bool) -> None:
-    if event.kind == "progress" and event.progress is not None:
-        sys.stderr.write(f"\r{event.provider}: {int(event.progress * 100):3d}% {event.message[:50]:<50}")
-    elif event.kind in ("started", "fallback", "retrying"):
-        sys.stderr.write(f"\n{event.provider}: {event.kind} {event.message}".rstrip() + "\n")
-    sys.stderr.flush()
+class ProgressReporter:
+    """Progress on stderr: one rewritten line on a terminal; plain lines (every 25 %) for scripts and logs."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.open_line = False
+        self.last_step = -1
+
+    def line(self, text: str) -> None:
+        if self.open_line:
+            sys.stderr.write("\n")
+            self.open_line = False
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "progress" and event.progress is not None:
+            pct = int(event.progress * 100)
+            if self.tty:
+                sys.stderr.write(f"\r{event.provider}: {pct:3d}% {event.message[:50]:<50}")
+                sys.stderr.flush()
+                self.open_line = True
+            elif pct // 25 > self.last_step:
+                self.last_step = pct // 25
+                self.line(f"{event.provider}: {pct}%")
+        elif event.kind == "started":
+            self.last_step = -1
+            self.line(f"{event.provider}: working…")
+        elif event.kind in ("fallback", "retrying"):
+            self.line(f"{event.provider}: {event.message}")
+
+    def finish(self) -> None:
+        if self.open_line:
+            sys.stderr.write("\n")
+            self.open_line = False
 
 
 async def _generate(args: argparse.Namespace) -> int:
@@ -79,9 +108,10 @@ async def _generate(args: argparse.Namespace) -> int:
         if unknown:
             raise CliError(f"unknown fallback provider(s): {', '.join(unknown)}", 2)
         saved: list[int] = []
+        report = ProgressReporter()
 
         def on_event(event: Any) -> None:
-            _report(event, args.json)
+            report(event)
             if event.kind == "image" and event.image_id is not None:
                 saved.append(event.image_id)
                 row = services.library.get(event.image_id)
@@ -89,7 +119,7 @@ async def _generate(args: argparse.Namespace) -> int:
                     if args.json:
                         _print_json(_image_json(row))
                     else:
-                        sys.stderr.write(f"\nsaved {row.path}\n")
+                        report.line(f"saved {row.path}")
 
         gen.jobs.events.subscribe(on_event)
         try:
@@ -97,7 +127,7 @@ async def _generate(args: argparse.Namespace) -> int:
         except InvalidRequest as exc:
             raise CliError(f"{exc.provider or args.provider}: {exc.message}", 2) from None
         record = await gen.jobs.wait(job_id)
-        sys.stderr.write("\n")
+        report.finish()
         if record is None or record.state != "succeeded":
             reason = record.error_message if record else "the job vanished"
             if saved:

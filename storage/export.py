@@ -74,10 +74,22 @@ def _numbered(name: str, n: int) -> str:
     return f"{stem}-{n}.{ext}" if dot else f"{name}-{n}"
 
 
+def _blocking_file(path: Path) -> Path | None:
+    """The first existing regular file among `path`'s parents (it makes "File exists" errors confusing)."""
+    for parent in [path, *path.parents]:
+        if parent.exists():
+            return parent if not parent.is_dir() else None
+    return None
+
+
 def export_images(rows: Sequence[ImageRow], dest: Path) -> ExportReport:
     digits = max(3, len(str(len(rows))))
     names = [(row, export_name(pos, digits, row.prompt, row.sha256, _extension(row)))
              for pos, row in enumerate(rows, start=1)]
+    folder = dest.parent if dest.suffix.lower() == ".zip" else dest
+    blocker = _blocking_file(folder)
+    if blocker is not None:
+        raise StorageError(f"cannot export to {dest}: {blocker} is a file, not a folder")
     if dest.suffix.lower() == ".zip":
         return _to_zip(names, dest)
     return _to_folder(names, dest)

@@ -51,5 +51,9 @@ def friendly_error(exc: ProviderError) -> str:
     retry_after = getattr(exc, "retry_after", None)
     if exc.kind == "rate_limited" and retry_after:
         hints["rate_limited"] = f"wait {int(retry_after + 0.999)} s and retry"
+    if exc.kind in ("provider_down", "timeout") and "cannot connect" in text:
+        hints[exc.kind] = "check your network connection, or the provider's base URL in Settings ▸ Providers"
     hint = hints.get(exc.kind)
+    if hint and "Settings ▸" in hint and "Settings ▸" in text:
+        hint = None  # the message already says where to go
     return f"{name}: {text}" + (f" — {hint}" if hint else "")

@@ -98,6 +98,8 @@ class JobService:
         if collection:
             meta["collection"] = collection
         job_id = self.journal.create(meta, chain, request.count)
+        log.info("job %s: %d image(s) from %s/%s%s", job_id, request.count, request.provider, request.model,
+                 f", fallback {', '.join(chain[1:])}" if len(chain) > 1 else "")
         self._emit(job_id, "queued", "pending", request.provider)
         self._start(job_id, self._run(job_id, request, chain))
         return job_id
@@ -164,6 +166,8 @@ class JobService:
 
     # -- internals -----------------------------------------------------------------------------------
     def _emit(self, job_id: int, kind: str, state: str = "", provider: str = "", **kw: Any) -> None:
+        if kind in ("failed", "cancelled", "fallback", "retrying", "done"):
+            log.info("job %s %s (%s): %s", job_id, kind, provider or "-", kw.get("message", ""))
         self.events.publish(JobEvent(job_id, kind, state, provider, **kw))
 
     def _start(self, job_id: int, coro: Awaitable[None]) -> None:
@@ -188,7 +192,8 @@ class JobService:
                     skipped.append(provider_id)
                     continue
                 if index > 0:
-                    self._emit(job_id, "fallback", "pending", provider_id, message=f"falling back from {first}")
+                    self._emit(job_id, "fallback", "pending", provider_id,
+                               message=f"{first} is unavailable; trying {provider_id}")
                 try:
                     await self._attempt(job_id, attempt, fallback_from=first if index else "")
                     return

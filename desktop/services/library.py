@@ -32,6 +32,7 @@ class ImportReport:
     duplicates: list[int] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     cancelled: bool = False
+    entries: list[tuple[int, str, str]] = field(default_factory=list)  # (image id, "imported"|"duplicate", path)
 
     def summary(self) -> str:
         parts = [f"{len(self.imported)} imported"]
@@ -210,6 +211,7 @@ class LibraryService:
                 image_id, added = self.library.add_image(prepared.record, collection=collection,
                                                          meta=prepared.record.meta)
                 (report.imported if added else report.duplicates).append(image_id)
+                report.entries.append((image_id, "imported" if added else "duplicate", str(path)))
                 batch_ids.append(image_id)
             done += 1
             if on_progress is not None:

@@ -76,6 +76,14 @@ def test_import_list_search_collections_export(capsys, tmp_path, folder):
     assert len(objs) == 3 and {o["status"] for o in objs} == {"imported"}
     for bad, reason in (("zero.png", "empty"), ("notes.png", "not an image"), ("truncated.png", "")):
         assert f"{bad}: {reason}" in err
+    # the same picture twice in one import: the second copy is reported as a duplicate
+    copy_dir = tmp_path / "copies"
+    copy_dir.mkdir()
+    (copy_dir / "a.png").write_bytes((folder / "fox.png").read_bytes())
+    (copy_dir / "b.png").write_bytes((folder / "fox.png").read_bytes())
+    code, objs, _ = run(capsys, "--data-dir", str(tmp_path / "lib2"), "import", str(copy_dir), "--json")
+    assert code == 0 and [o["status"] for o in objs] == ["imported", "duplicate"]
+    assert objs[0]["id"] == objs[1]["id"]
     # importing again de-duplicates by content
     code, objs, _ = run(capsys, "--data-dir", data, "import", str(folder / "fox.png"), "--json")
     assert code == 0 and objs[0]["status"] == "duplicate"

@@ -104,11 +104,12 @@ def test_export_zip(library: Library, collection: int, tmp_path: Path) -> None:
 def test_unwritable_destination(library: Library, collection: int, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(StorageError, match="export folder"):
+    # The message names the real problem (a file where a folder should be), not "File exists".
+    with pytest.raises(StorageError, match="is a file, not a folder"):
         library.export_collection(collection, blocker / "out")
-    with pytest.raises(StorageError, match="export file"):
+    with pytest.raises(StorageError, match="is a file, not a folder"):
         library.export_collection(collection, blocker / "out.zip")
-    with pytest.raises(StorageError, match="export folder"):
+    with pytest.raises(StorageError, match="is a file, not a folder"):
         library.export_collection(collection, blocker)
 
 
@@ -132,3 +133,4 @@ def test_any_prompt_gives_one_contained_component(tmp_path: Path, prompt: str, p
     root = tmp_path.resolve()
     assert (root / name).resolve().parent == root
     assert name.endswith("_abababab.png")
+
