@@ -1,9 +1,10 @@
 """Search-box text -> safe FTS5 MATCH strings.
 
 Every term is emitted as a double-quoted FTS5 string, so operators and punctuation typed by the user
-(`"`, `:`, `*`, `(`, `-`, `^`, AND/OR/NOT/NEAR) are literal text and the query can never be an FTS5 syntax
+(`"`, `:`, `*`, `(`, `-`, `^`, AND/NOT/NEAR) are literal text and the query can never be an FTS5 syntax
 error.
-Grammar: words and "quoted phrases" must all match; `-word` / `-"a phrase"` excludes; the last word is a
+Grammar: words and "quoted phrases" must all match; `a OR b` (upper-case OR) matches either;
+`-word` / `-"a phrase"` excludes; the last word is a
 prefix ("neon cit" finds "neon city") unless it is shorter than 3 characters or the text ends with a space
 or a closed quote.
 """
@@ -36,11 +37,16 @@ def _quote(text: str) -> str | None:
 
 
 def build_fts_query(text: str) -> FtsQuery:
-    include: list[str] = []
+    groups: list[list[str]] = []  # every group must match; a group matches when any alternative does
     exclude: list[str] = []
     matches = list(_TOKEN.finditer(text))
+    join_next = False
     for index, m in enumerate(matches):
         negative, phrase, closed, word = m.group(1), m.group(2), m.group(3), m.group(4)
+        if word == "OR" and not negative:
+            # "castle OR palace": either word (upper-case OR, as in web search); a dangling OR is ignored.
+            join_next = bool(groups) and index < len(matches) - 1
+            continue
         quoted = _quote(phrase if phrase is not None else word or "")
         if quoted is None:
             continue
@@ -52,5 +58,10 @@ def build_fts_query(text: str) -> FtsQuery:
         if (is_last and open_ended and not text[-1:].isspace()
                 and len(quoted.rsplit(" ", 1)[-1].strip('"')) >= PREFIX_MIN_CHARS):
             quoted += " *"
-        include.append(quoted)
-    return FtsQuery(include=" ".join(include) or None, exclude=" OR ".join(exclude) or None)
+        if join_next:
+            groups[-1].append(quoted)
+            join_next = False
+        else:
+            groups.append([quoted])
+    include = " ".join(g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in groups)
+    return FtsQuery(include=include or None, exclude=" OR ".join(exclude) or None)

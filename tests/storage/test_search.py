@@ -104,3 +104,15 @@ def test_random_text_is_always_valid_fts(library: Library, text: str) -> None:
         if match is not None:  # straight to SQLite, bypassing the library's safety net
             library.db.execute_sql("SELECT rowid FROM image_fts WHERE image_fts MATCH ?", (match,)).fetchall()
     library.ids(ImageQuery(search=text))
+
+
+def test_upper_case_or_matches_either_word(library):
+    from storage.records import ImageQuery
+    from tests.storage.conftest import make_record
+
+    castle = library.add_image(make_record(901, prompt="a castle on a hill"))[0]
+    palace = library.add_image(make_record(902, prompt="a golden palace"))[0]
+    library.add_image(make_record(903, prompt="a quiet meadow"))
+    assert set(library.ids(ImageQuery(search="castle OR palace"))) == {castle, palace}
+    assert library.ids(ImageQuery(search="OR castle")) == [castle]  # a dangling OR is ignored
+    assert library.ids(ImageQuery(search="castle or palace")) == []  # lower-case "or" is a word to find
