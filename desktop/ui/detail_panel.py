@@ -95,6 +95,7 @@ class DetailPanel(QScrollArea):
         self.runner = runner
         self.on_error = on_error
         self.row: ImageRow | None = None
+        self.covered: set[str] = set()
         self._preview_task: asyncio.Task[Any] | None = None
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -173,6 +174,22 @@ class DetailPanel(QScrollArea):
         self.show_row(None)
 
     # -- content ---------------------------------------------------------------------------------------
+    def set_covered(self, keys: set[str]) -> None:
+        """Hide the plain rows another section of the panel already shows (the generation UI's requested →
+        actual table covers provider, model, seed, ...), so each fact appears once. Size stays as the file's
+        format and weight, which that table does not give."""
+        self.covered = set(keys)
+        texts = describe(self.row) if self.row is not None else {}
+        for key, title in FIELDS:
+            text = texts.get(key, "")
+            if key == "size" and "size" in self.covered and self.row is not None:
+                text = f"{self.row.format} · {self.row.file_size / 1024:.0f} KB"
+            self.keys[key].setText("File type" if key == "size" and "size" in self.covered else title)
+            self.values[key].setText(text)
+            shown = bool(text) and (key not in self.covered or key == "size")
+            self.values[key].setVisible(shown)
+            self.keys[key].setVisible(shown)
+
     def show_row(self, row: ImageRow | None) -> None:
         same_image = row is not None and self.row is not None and row.id == self.row.id
         self.row = row
@@ -180,13 +197,8 @@ class DetailPanel(QScrollArea):
         self.empty.setVisible(not has)
         self.preview.setVisible(has)
         self.actions_row.setVisible(has)
-        texts = describe(row) if row is not None else {}
-        for key, _ in FIELDS:
-            text = texts.get(key, "")
-            self.values[key].setText(text)
-            self.values[key].setVisible(bool(text))
-            self.keys[key].setVisible(bool(text))
-        self.rowShown.emit(row)
+        self.set_covered(set())
+        self.rowShown.emit(row)  # an extension may call set_covered for this row
         if row is None:
             self._cancel_preview()
             self.preview.set_source(QPixmap())

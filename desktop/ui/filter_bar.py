@@ -1,4 +1,8 @@
-"""Search box (debounced), sort, filters and the thumbnail-size slider above the gallery."""
+"""Search box (debounced), sort, filters and the thumbnail-size slider above the gallery.
+
+The controls come in groups (search, filters, sort, and the size slider unless the window moved it to its
+status bar) that share one row when there is room and wrap onto more rows in a narrow window, each group
+kept whole."""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import time
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QSlider, QToolButton, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSlider, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from desktop.asyncqt import run_dialog
 from desktop.ui.date_range import DateRangeDialog, day_bounds, label_for
@@ -33,9 +39,17 @@ class FilterBar(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("filterBar")
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
-        layout.setSpacing(8)
+        layout.setSpacing(6)
+        self.rows = [QHBoxLayout() for _ in range(4)]
+        for row in self.rows:
+            row.setSpacing(8)
+            layout.addLayout(row)
+        search_group, filter_group, sort_group, size_group = (self._group() for _ in range(4))
+        self.groups = [search_group, filter_group, sort_group, size_group]
+        self.size_group = size_group
+        self._placement: tuple[int, ...] = ()
 
         self.search = QLineEdit()
         self.search.setObjectName("searchBox")
@@ -43,7 +57,7 @@ class FilterBar(QFrame):
         self.search.setClearButtonEnabled(True)
         self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search.setMinimumWidth(220)
-        layout.addWidget(self.search, 3)
+        search_group.layout().addWidget(self.search, 1)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(150)  # type-ahead without a query per keystroke
@@ -58,7 +72,7 @@ class FilterBar(QFrame):
         self.favorites.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.favorites.setToolTip("Show only favorites")
         self.favorites.toggled.connect(self._favorites_toggled)
-        layout.addWidget(self.favorites)
+        search_group.layout().addWidget(self.favorites)
 
         self.rating = self._combo([t for t, _ in RATINGS], "Minimum rating")
         self.provider = self._combo([ALL_PROVIDERS], "Provider")
@@ -72,16 +86,15 @@ class FilterBar(QFrame):
         self.dates.activated.connect(self._date_activated)
         self.sort = self._combo([t for _, t in SORTS], "Sort order")
         for combo in (self.rating, self.provider, self.dates):
-            layout.addWidget(combo)
-        sep = QFrame()
-        sep.setFrameShape(QFrame.Shape.VLine)
-        sep.setFrameShadow(QFrame.Shadow.Sunken)
-        layout.addWidget(sep)
-        layout.addWidget(self.sort)
-        layout.addSpacing(8)
+            filter_group.layout().addWidget(combo)
+        self.separator = QFrame()
+        self.separator.setFrameShape(QFrame.Shape.VLine)
+        self.separator.setFrameShadow(QFrame.Shadow.Sunken)
+        sort_group.layout().addWidget(self.separator)
+        sort_group.layout().addWidget(self.sort)
         small = QLabel("▪")
         small.setObjectName("hint")
-        layout.addWidget(small)
+        size_group.layout().addWidget(small)
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
         self.size_slider.setObjectName("thumbSize")
         self.size_slider.setRange(96, 512)  # the top end is served by 512 px thumbnails
@@ -91,11 +104,71 @@ class FilterBar(QFrame):
         self.size_slider.setFixedWidth(110)
         self.size_slider.setToolTip("Thumbnail size (Ctrl+= / Ctrl+-)")
         self.size_slider.valueChanged.connect(self.tileSizeChanged)
-        layout.addWidget(self.size_slider)
+        size_group.layout().addWidget(self.size_slider)
         big = QLabel("■")
         big.setObjectName("hint")
-        layout.addWidget(big)
+        size_group.layout().addWidget(big)
         self.set_collection_mode(False)
+        self._flow()
+
+    def take_size_control(self) -> QWidget:
+        """Hand the thumbnail-size slider to the window (its status bar, as photo browsers do): the filter row
+        keeps its width for search and filters."""
+        if self.size_group in self.groups:
+            self.groups.remove(self.size_group)
+            for row in self.rows:
+                row.removeWidget(self.size_group)
+            self._placement = ()
+            self._flow()
+        self.size_group.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # ▪ —o— ■ stay together
+        return self.size_group
+
+    @staticmethod
+    def _group() -> QWidget:
+        group = QWidget()
+        row = QHBoxLayout(group)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        return group
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._flow()
+
+    def row_of(self, group: QWidget) -> int:
+        return next(i for i, row in enumerate(self.rows) if row.indexOf(group) >= 0)
+
+    def _flow(self) -> None:
+        """Fill rows greedily with whole groups in order; the search group takes the spare width of its row,
+        other rows keep the sort and size groups at the right."""
+        margins = self.layout().contentsMargins()
+        room = max(0, self.width() - margins.left() - margins.right())
+        spacing = self.rows[0].spacing() + 8  # a little air between groups
+        placement: list[int] = []
+        row, used = 0, 0
+        for group in self.groups:
+            need = group.minimumSizeHint().width() if not group.isHidden() else 0
+            if used and used + spacing + need > room:
+                row, used = row + 1, 0
+            used += (spacing if used else 0) + need
+            placement.append(row)
+        if tuple(placement) == self._placement:
+            return
+        self._placement = tuple(placement)
+        for group in self.groups:
+            for r in self.rows:
+                r.removeWidget(group)
+        for r in self.rows:
+            while r.count():
+                r.takeAt(0)  # the stretches left from the previous placement
+        for index, (group, r) in enumerate(zip(self.groups, placement)):
+            if index >= 2 and placement[0] != r and not any(placement[k] == r for k in range(2, index)):
+                self.rows[r].addStretch(1)  # a row without the search box: sort / size sit at the right edge
+            self.rows[r].addWidget(group, 1 if index == 0 else 0)
+        for r in set(placement):
+            if placement[0] != r and not any(placement[k] == r for k in range(2, len(placement))):
+                self.rows[r].addStretch(1)  # filters alone on a row: keep them at the left
+        self.separator.setVisible(placement[2] == placement[1])  # only between filters and sort on one row
 
     def _combo(self, items: list[str], tip: str) -> QComboBox:
         combo = QComboBox()

@@ -237,7 +237,20 @@ class GalleryView(RubberBandMixin, GalleryDragDropMixin, QAbstractItemView):
         return self.model().index(max(0, min(count - 1, target)), 0)
 
     def setSelection(self, rect: QRect, command: QItemSelectionModel.SelectionFlag) -> None:
-        self.selectionModel().select(self.selection_in(rect), command)
+        """Shift+click / Shift+keys: Qt passes the rectangle from the anchor tile to the current one; in a
+        wrapping grid the creator means every image between the two in gallery order (a file manager's range),
+        not the tiles inside that rectangle (which drops columns when the range spans rows)."""
+        selection = self.selection_in(rect)
+        current = self.currentIndex().row() if self.currentIndex().isValid() else -1
+        rect = rect.normalized()
+        corners = (rect.topLeft(), rect.topRight(), rect.bottomLeft(), rect.bottomRight())
+        for k, corner in enumerate(corners):
+            anchor = self.indexAt(corners[3 - k])  # the corner diagonally opposite the current tile
+            if current >= 0 and self.indexAt(corner).row() == current and anchor.isValid():
+                first, last = sorted((anchor.row(), current))
+                selection = QItemSelection(self.model().index(first, 0), self.model().index(last, 0))
+                break
+        self.selectionModel().select(selection, command)
 
     def selection_in(self, rect: QRect) -> QItemSelection:
         """The tiles (cells minus their padding) that `rect`, in viewport coordinates, touches."""

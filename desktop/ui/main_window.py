@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer
 from PySide6.QtGui import QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from desktop.asyncqt import TaskRunner, run_dialog
 from desktop.services.container import AppServices
@@ -40,6 +41,7 @@ from storage.records import ImageQuery
 
 log = logging.getLogger(__name__)
 TITLE = "AI Images Studio"
+MIN_SIZE = QSize(1000, 640)
 
 
 class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
@@ -54,8 +56,10 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
         self.setObjectName("mainWindow")
         self.setStyleSheet(STYLESHEET)
         self.resize(1400, 900)
+        self.setMinimumSize(MIN_SIZE)  # below this the panels would overlap; they wrap and elide down to it
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # tabs in sight
 
         self.loader = ThumbnailLoader(self, workers=2, paths=self.library.paths)
         self.model = GalleryModel(self.library, self.loader, self)
@@ -85,6 +89,7 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
         self.commands = LibraryCommands(self.library, self._undo_changed)
         self.count_label = QLabel()
         self.statusBar().addWidget(self.count_label)
+        self.statusBar().addPermanentWidget(self.filters.take_size_control())  # frees the filter row
         self.imports = ImportController(self.library, runner, self.statusBar(), self, self.report_error)
         self.actions = build_actions(self, self._handlers(), self.view)
         self._build_menus()
@@ -153,7 +158,7 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
             "bigger": lambda: self.filters.size_slider.setValue(self.filters.size_slider.value() + 32),
             "smaller": lambda: self.filters.size_slider.setValue(self.filters.size_slider.value() - 32),
             "show_trash": self._toggle_trash,
-            "toggle_details": lambda: self.detail_dock.setVisible(not self.detail_dock.isVisible()),
+            "toggle_details": self.toggle_details,
             "shortcuts": lambda: spawn(run_dialog(ShortcutsDialog(self))),
             "about": lambda: spawn(self.about()),
         }
@@ -179,6 +184,16 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
                 sort_group.addAction(self.actions[spec.key])
         self.detail_dock.visibilityChanged.connect(self.actions["toggle_details"].setChecked)
         self.actions["toggle_details"].setChecked(True)
+
+    def toggle_details(self) -> None:
+        """Hide the details when they are in front; otherwise show them and bring their tab forward (a dock
+        behind another tab still counts as visible to Qt, so isVisible() alone would hide it instead)."""
+        dock = self.detail_dock
+        if dock.isVisible() and not dock.visibleRegion().isEmpty():
+            dock.hide()
+        else:
+            dock.show()
+            dock.raise_()
 
     def spawn(self, coro: object) -> None:
         self.runner.spawn(coro, on_error=self.report_error)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMenu
 
 from desktop.asyncqt import TaskRunner
@@ -19,7 +20,7 @@ from desktop.services.wiring import attach_generation
 from desktop.ui.generate.history import PromptHistory
 from desktop.ui.generate.jobs_model import JobsModel
 from desktop.ui.generate.parameters_panel import GenerationPanel
-from desktop.ui.generate.queue_view import QueueView
+from desktop.ui.generate.queue_view import QueueView, queue_title
 from desktop.ui.generate.reuse import RequestedActual, ReuseBar, add_reuse_menu, reused_from
 from desktop.ui.generate.viewmodel import GenerateViewModel
 from storage.records import ImageRow
@@ -69,18 +70,11 @@ def install_generation_ui(window: Any, services: AppServices, runner: TaskRunner
                      | QDockWidget.DockWidgetFeature.DockWidgetClosable
                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    detail_dock = getattr(window, "detail_dock", None)
-    if detail_dock is not None:
-        window.splitDockWidget(detail_dock, dock, Qt.Orientation.Vertical)
-        window.resizeDocks([detail_dock, dock], [640, 240], Qt.Orientation.Vertical)  # details matter most
+    _share_column_with_details(window, dock, jobs, vm)
     view_menu = _menu(window, "View")
     if view_menu is not None:
-        toggle = dock.toggleViewAction()
-        toggle.setText("Show queue")
-        toggle.setShortcut("Ctrl+Shift+Q")
         view_menu.addSeparator()
-        view_menu.addAction(toggle)
-    vm.submitted.connect(lambda _id: (dock.show(), dock.raise_()))
+        view_menu.addAction(_front_or_hide_action(window, dock, "Show queue", "Ctrl+Shift+Q"))
 
     ui = GenerationUI(vm, panel, jobs, queue, dock, history)
 
@@ -113,13 +107,75 @@ def install_generation_ui(window: Any, services: AppServices, runner: TaskRunner
         extensions.addWidget(ui.requested)
         detail.rowShown.connect(ui.reuse_bar.show_row)
         detail.rowShown.connect(ui.requested.show_row)
+        requested = ui.requested
+        detail.rowShown.connect(lambda _row: detail.set_covered(requested.covered_fields()))  # no duplicates
         ui.reuse_bar.show_row(detail.row)
         ui.requested.show_row(detail.row)
+        detail.set_covered(ui.requested.covered_fields())
 
     window.generation_ui = ui
     if refresh:
         runner.spawn(vm.refresh_availability(), on_error=report)
     return ui
+
+
+def _front_or_hide_action(window: Any, dock: QDockWidget, text: str, shortcut: str) -> QAction:
+    """Like the dock's toggleViewAction, but a dock behind another tab is brought forward, not hidden."""
+    action = QAction(text, window)
+    action.setObjectName("toggleQueue")
+    action.setCheckable(True)
+    action.setShortcut(shortcut)
+
+    def triggered() -> None:
+        if dock.isVisible() and not dock.visibleRegion().isEmpty():
+            dock.hide()
+        else:
+            dock.show()
+            dock.raise_()
+        action.setChecked(dock.isVisible())
+
+    action.triggered.connect(triggered)
+    dock.visibilityChanged.connect(action.setChecked)
+    action.setChecked(dock.isVisible())
+    return action
+
+
+def _share_column_with_details(window: Any, dock: QDockWidget, jobs: JobsModel, vm: GenerateViewModel) -> None:
+    """Details and Queue are tabs of one full-height right column: each is readable on its own (a split left
+    the queue ~180 px, too small to read why a job failed). The tab a creator needs comes to the front by
+    itself: Queue when a job starts, Details when they pick a different image. The Queue tab's title says
+    what is going on there while Details is in front."""
+    def raise_queue() -> None:
+        dock.show()
+        dock.raise_()
+
+    vm.submitted.connect(lambda _id: raise_queue())
+
+    def retitle(*_args: object) -> None:
+        dock.setWindowTitle(queue_title(jobs.counts()))
+
+    for signal in (jobs.added, jobs.changed, jobs.removed):
+        signal.connect(retitle)
+    retitle()
+    detail_dock = getattr(window, "detail_dock", None)
+    if detail_dock is None:
+        return
+    window.tabifyDockWidget(detail_dock, dock)
+    (dock if any(not i.finished for i in jobs.items.values()) else detail_dock).raise_()  # resumed jobs first
+    view = getattr(window, "view", None)
+    if view is None:
+        return
+    shown = {"id": -1}
+
+    def raise_details(image_id: int) -> None:
+        # Only for a *different* image: the gallery re-selects the same one after each refresh while a job
+        # delivers images, and that must not pull the queue away from the creator.
+        if image_id >= 0 and image_id != shown["id"] and not detail_dock.isHidden():
+            detail_dock.raise_()  # a no-op when it is already in front; a closed dock stays closed
+        if image_id >= 0:
+            shown["id"] = image_id
+
+    view.currentImageChanged.connect(raise_details)
 
 
 def _replace_placeholder(window: Any, panel: GenerationPanel) -> None:

@@ -74,7 +74,6 @@ class SeedControl(QWidget):
         self.value.setObjectName("seedValue")
         self.value.setDecimals(0)
         self.value.setRange(0, 2**32 - 1)
-        self.value.setMinimumWidth(104)
         self.dice = QToolButton()
         self.dice.setObjectName("seedDice")
         self.dice.setText("New")

@@ -205,8 +205,15 @@ def cost_text(cost: float | None) -> str:
     return f"≈ ${cost:.{digits}f}"
 
 
+NEGATIVE_CHARS = 24  # the summary names the negative prompt; its full text is in the field above
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def summary(request: ImageRequest, info: ProviderInfo, caps: Capabilities, cost: float | None) -> str:
-    """"Stability · SD 3.5 Large · 16:9 · 2 images · seed 42 · ≈ $0.13"."""
+    """"Stability · SD 3.5 Large · 16:9 · 2 images · seed 42 · negative: blurry, low qu… · ≈ $0.13"."""
     parts = [info.name.replace(" (free)", ""), caps.label]
     if request.size:
         parts.append(f"{request.width}×{request.height}")
@@ -221,6 +228,9 @@ def summary(request: ImageRequest, info: ProviderInfo, caps: Capabilities, cost:
         parts.append(f"style {request.style}")
     if request.init_image is not None:
         parts.append(f"from image, strength {round((request.strength or 0) * 100)}%")
+    negative = " ".join((request.negative_prompt or "").split())
+    if negative:
+        parts.append(f"negative: {shorten(negative, NEGATIVE_CHARS)}")
     parts.append(cost_text(cost))
     return " · ".join(parts)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
@@ -22,7 +22,8 @@ from desktop.ui.generate.init_image import InitImagePicker
 from desktop.ui.generate.viewmodel import GenerateViewModel
 from desktop.ui.icons import icon
 
-COLUMNS = 4
+COLUMNS = 4  # at most; fewer when the panel is too narrow for four fields side by side
+COLUMN_STRETCH = (3, 4, 4, 2)
 PANEL_STYLE = """
 QLabel#fieldCaption { color: palette(placeholder-text); font-size: 8.5pt; font-weight: 600; }
 QLabel#summary { color: palette(placeholder-text); }
@@ -132,14 +133,15 @@ class GenerationPanel(QFrame):
             "style": Field("STYLE", self.style_combo, name="styleField"),
             "quality": Field("QUALITY", self.quality, name="qualityField"),
         }
+        self.fields["count"].row.addStretch(1)  # the narrow spin box sits at the left of its cell
         for field in self.fields.values():
             field.setParent(self)  # parented up front: showing a parentless widget would open a window
             field.hide()
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(12)
         self.grid.setVerticalSpacing(8)
-        for col, stretch in enumerate((3, 4, 4, 2)):
-            self.grid.setColumnStretch(col, stretch)
+        self.columns = COLUMNS
+        self._placed: tuple[object, ...] = ()
         outer.addLayout(self.grid)
 
         bottom = QHBoxLayout()
@@ -149,6 +151,7 @@ class GenerationPanel(QFrame):
         self.summary = QLabel()
         self.summary.setObjectName("summary")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setWordWrap(True)  # a narrow window gets two lines, not a cut-off summary
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.problem = QLabel()
         self.problem.setObjectName("problem")
@@ -226,13 +229,7 @@ class GenerationPanel(QFrame):
             "size": self.shape.count() > 0, "count": caps.max_count > 1, "seed": caps.seed,
             "style": self.style_combo.count() > 1, "quality": bool(caps.qualities),
         }
-        for field in self.fields.values():
-            self.grid.removeWidget(field)
-        position = 0
         for key, field in self.fields.items():
-            if visible[key]:
-                self.grid.addWidget(field, position // COLUMNS, position % COLUMNS, Qt.AlignmentFlag.AlignTop)
-                position += 1
             field.setVisible(visible[key])
         self.negative.setVisible(caps.negative_prompt)
         self.init.setVisible(caps.img2img)
@@ -251,6 +248,7 @@ class GenerationPanel(QFrame):
             custom = form.shape == CUSTOM
             for widget in (self.width_box, self.times, self.height_box):
                 widget.setVisible(custom)
+            self._place_fields()  # the custom size needs a wider cell
             self.width_box.setValue(form.width)
             self.height_box.setValue(form.height)
             self.count.setValue(form.count)
@@ -263,10 +261,43 @@ class GenerationPanel(QFrame):
         finally:
             self._syncing = False
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_fields()
+
+    def _place_fields(self) -> None:
+        """Pack the visible fields into as many columns (up to four) as their minimum widths allow at the
+        current width, so a narrow window gets more rows instead of squashed, overlapping controls."""
+        shown = [f for f in self.fields.values() if not f.isHidden()]
+        margins = self.layout().contentsMargins()
+        room = self.width() - margins.left() - margins.right()
+        spacing = self.grid.horizontalSpacing()
+        columns = 1
+        for n in range(min(COLUMNS, max(1, len(shown))), 0, -1):
+            widths = [0] * n
+            for i, field in enumerate(shown):
+                widths[i % n] = max(widths[i % n], field.minimumSizeHint().width())
+            if sum(widths) + spacing * (n - 1) <= room:
+                columns = n
+                break
+        key = (columns, tuple(id(f) for f in shown), tuple(f.minimumSizeHint().width() for f in shown))
+        if key == self._placed:
+            return
+        self._placed = key
+        self.columns = columns
+        for field in self.fields.values():
+            self.grid.removeWidget(field)
+        for col in range(COLUMNS):
+            self.grid.setColumnStretch(col, (COLUMN_STRETCH[col] if columns == COLUMNS else 1) if col < columns
+                                       else 0)
+        for position, field in enumerate(shown):
+            self.grid.addWidget(field, position // columns, position % columns, Qt.AlignmentFlag.AlignTop)
+
     def _show_validation(self) -> None:
         problems = self.vm.problems
         cost = self.vm.cost_text
         self.summary.setText(f"Will send: {self.vm.summary}")
+        self.summary.setToolTip(self.summary.text())
         self.generate.setText(f"Generate · {cost}" if cost != "price unknown" else "Generate")
         self.generate.setEnabled(not problems and not self._confirming)
         if problems:

@@ -1,5 +1,6 @@
 """The queue dock: one card per job (newest first) with its state, progress, image slots filling in as the
-images arrive, and Cancel / Retry; a header with counts, Cancel all and Clear finished."""
+images arrive, and Cancel / Retry; a header with counts, Cancel all and Clear finished, and a short-lived
+status line for what the last command did."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSizePolicy,
-                               QVBoxLayout, QWidget)
+                               QToolButton, QVBoxLayout, QWidget)
 
 from desktop.asyncqt import TaskRunner
 from desktop.ui.generate.jobs_model import JobItem, JobsModel
@@ -18,6 +19,7 @@ from desktop.ui.thumbnail_loader import decode_scaled
 
 SLOT_PX = 44
 MAX_SLOTS = 10
+STATUS_MS = 6000  # a command's status line ("Retrying job 3 as job 4") is news, not state: it expires
 STATE_TEXT = {"pending": "Waiting", "running": "Generating", "done": "Done", "failed": "Failed",
               "cancelled": "Cancelled"}
 
@@ -32,11 +34,23 @@ QLabel#jobState[state="done"] { color: #2b8a3e; background: rgba(43, 138, 62, 0.
 QLabel#jobState[state="failed"] { color: #c92a2a; background: rgba(201, 42, 42, 0.12); }
 QLabel#jobState[state="cancelled"] { color: #8a6d1d; background: rgba(200, 150, 30, 0.15); }
 QLabel#jobError { color: #c92a2a; }
+QToolButton#jobCancel, QToolButton#jobRetry { padding: 2px 10px; }
+QFrame#queueStatus { background: palette(alternate-base); border: 1px solid palette(midlight); border-radius: 6px; }
 QLabel#jobSlot { border: 1px dashed palette(mid); border-radius: 5px; background: palette(alternate-base); }
 QLabel#jobSlot[filled="true"] { border: 1px solid palette(midlight); }
 QProgressBar { border: none; border-radius: 3px; background: palette(midlight); max-height: 6px; }
 QProgressBar::chunk { border-radius: 3px; background: palette(highlight); }
 """
+
+
+def queue_title(counts: dict[str, int]) -> str:
+    """The dock's tab title: what is going on in the queue while the Details tab is in front."""
+    active = counts.get("pending", 0) + counts.get("running", 0)
+    if active:
+        return f"Queue · {active} active"
+    if counts.get("failed", 0):
+        return f"Queue · {counts['failed']} failed"
+    return "Queue"
 
 
 class ElidedLabel(QLabel):
@@ -55,6 +69,9 @@ class ElidedLabel(QLabel):
 
 
 class JobCard(QFrame):
+    """Title row (state + prompt, the full width), the failure reason right under it, details, and the slots
+    with Cancel / Retry at their right, so the buttons never squeeze the title."""
+
     def __init__(self, item: JobItem, on_cancel: Callable[[int], None], on_retry: Callable[[int], None]) -> None:
         super().__init__()
         self.setObjectName("jobCard")
@@ -71,15 +88,12 @@ class JobCard(QFrame):
         self.prompt.setObjectName("jobPrompt")
         top.addWidget(self.state)
         top.addWidget(self.prompt, 1)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.setObjectName("jobCancel")
-        self.cancel.clicked.connect(lambda: on_cancel(self.job_id))
-        self.retry = QPushButton("Retry")
-        self.retry.setObjectName("jobRetry")
-        self.retry.clicked.connect(lambda: on_retry(self.job_id))
-        top.addWidget(self.cancel)
-        top.addWidget(self.retry)
         layout.addLayout(top)
+        self.error = QLabel()  # first thing under the title: why it failed must be readable without scrolling
+        self.error.setObjectName("jobError")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.error)
         self.meta = QLabel()
         self.meta.setObjectName("jobMeta")
         self.meta.setWordWrap(True)
@@ -101,15 +115,22 @@ class JobCard(QFrame):
             self.slots.append(slot)
         slots.addStretch(1)
         layout.addLayout(slots)
-        self.error = QLabel()
-        self.error.setObjectName("jobError")
-        self.error.setWordWrap(True)
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.error)
         self.note = QLabel()
         self.note.setObjectName("jobNote")
         self.note.setWordWrap(True)
         layout.addWidget(self.note)
+        self.cancel = QToolButton()
+        self.cancel.setText("Cancel")
+        self.cancel.setObjectName("jobCancel")
+        self.cancel.setToolTip("Stop this job (the card says whether the provider may still bill it)")
+        self.cancel.clicked.connect(lambda: on_cancel(self.job_id))
+        self.retry = QToolButton()
+        self.retry.setText("Retry")
+        self.retry.setObjectName("jobRetry")
+        self.retry.setToolTip("Run this job again with the same parameters")
+        self.retry.clicked.connect(lambda: on_retry(self.job_id))
+        for button in (self.cancel, self.retry):  # right of the image slots: no extra row, the title keeps its width
+            slots.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
         self.filled: dict[int, int] = {}  # image id -> slot index
         self.update_from(item)
 
@@ -120,7 +141,6 @@ class JobCard(QFrame):
             self.state.style().unpolish(self.state)
             self.state.style().polish(self.state)
         self.prompt.setText(item.prompt)
-        self.prompt.setToolTip(item.prompt)
         images = f"{item.count} image{'s' if item.count != 1 else ''}"
         meta = [item.provider, item.model, images]
         if item.saved and item.state != "done":
@@ -137,10 +157,13 @@ class JobCard(QFrame):
         self.retry.setVisible(item.state in ("failed", "cancelled"))
         failed = item.state == "failed" and bool(item.message)
         self.error.setText(item.message if failed else "")
+        self.error.setToolTip(item.message if failed else "")
         self.error.setVisible(failed)
         status = item.note or ("" if failed or item.state == "done" else item.message)
         self.note.setText(status)
         self.note.setVisible(bool(status))
+        tip = [item.prompt] + ([f"Failed: {item.message}"] if failed else [])
+        self.prompt.setToolTip("\n\n".join(tip))
         for slot in self.slots:
             slot.setVisible(item.state != "failed" or bool(self.filled))
 
@@ -196,11 +219,28 @@ class QueueView(QWidget):
         header.addWidget(self.cancel_all)
         header.addWidget(self.clear)
         outer.addLayout(header)
+        self.status_box = QFrame()
+        self.status_box.setObjectName("queueStatus")
+        status_row = QHBoxLayout(self.status_box)
+        status_row.setContentsMargins(8, 4, 4, 4)
+        status_row.setSpacing(4)
         self.status = QLabel()
         self.status.setObjectName("hint")
         self.status.setWordWrap(True)
-        self.status.hide()
-        outer.addWidget(self.status)
+        status_row.addWidget(self.status, 1)
+        self.dismiss = QToolButton()
+        self.dismiss.setObjectName("dismissStatus")
+        self.dismiss.setText("✕")
+        self.dismiss.setAutoRaise(True)
+        self.dismiss.setToolTip("Dismiss")
+        self.dismiss.clicked.connect(self.clear_status)
+        status_row.addWidget(self.dismiss, 0, Qt.AlignmentFlag.AlignTop)
+        self.status_box.hide()
+        outer.addWidget(self.status_box)
+        self.status_timer = QTimer(self)
+        self.status_timer.setSingleShot(True)
+        self.status_timer.setInterval(STATUS_MS)
+        self.status_timer.timeout.connect(self.clear_status)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -304,4 +344,11 @@ class QueueView(QWidget):
 
     def _show_status(self, text: str) -> None:
         self.status.setText(text)
-        self.status.setVisible(bool(text))
+        self.status_box.setVisible(bool(text))
+        if text:
+            self.status_timer.start()  # restarts: each new message gets its full time
+
+    def clear_status(self) -> None:
+        self.status_timer.stop()
+        self.status.setText("")
+        self.status_box.hide()

@@ -148,3 +148,13 @@ class RequestedActual(QWidget):
 
     def text(self) -> str:
         return "\n".join(f"{t}: {a} → {b}" for t, a, b in self.lines)
+
+    def covered_fields(self) -> set[str]:
+        """The detail panel's plain rows this table already shows (DetailPanel.set_covered)."""
+        if not self.lines:
+            return set()
+        titles = {t for t, _a, _b in self.lines}
+        keys = {"provider", "fallback_from"} if "Provider" in titles else set()  # its line names the fallback
+        keys |= {key for title, key in (("Model", "model"), ("Seed", "seed"), ("Size", "size"),
+                                        ("Cost", "cost_usd")) if title in titles}
+        return keys

@@ -8,7 +8,8 @@ The typed key lives only in the line edit and is cleared as soon as it is saved.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import os
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -18,9 +19,22 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxL
 
 from desktop.services.keys import KeyService, KeyStatus, KeyTest
 from providers.catalogue import ProviderInfo
+from providers.registry import base_url_env_names
 from storage.prefs import ProviderSettings
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+def effective_base_url(info: ProviderInfo, typed: str, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The address the app will call and where it comes from: an environment variable's name, "settings"
+    or "default" — the same order as providers.registry.resolve_base_url."""
+    env = os.environ if env is None else env
+    for name in base_url_env_names(info.id):
+        if env.get(name):
+            return env[name].rstrip("/"), name
+    if typed.strip():
+        return typed.strip().rstrip("/"), "settings"
+    return info.base_url.rstrip("/"), "default"
 OK_GREEN = QColor(46, 160, 67)
 BAD_RED = QColor(207, 34, 46)
 
@@ -151,7 +165,18 @@ class ProviderPage(QWidget):
         self.base_url.setObjectName("baseUrl")
         self.base_url.setPlaceholderText(self.info.base_url)
         self.base_url.setToolTip("Leave empty to use the provider's address; set it for a proxy or a local server")
-        form.addRow("Base URL", self.base_url)
+        self.base_url.textChanged.connect(lambda _t: self._show_effective_url())
+        self.effective_url = QLabel()
+        self.effective_url.setObjectName("effectiveUrl")
+        self.effective_url.setWordWrap(True)
+        self.effective_url.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        url_box = QWidget()
+        url_column = QVBoxLayout(url_box)
+        url_column.setContentsMargins(0, 0, 0, 0)
+        url_column.setSpacing(3)
+        url_column.addWidget(self.base_url)
+        url_column.addWidget(self.effective_url)
+        form.addRow("Base URL", url_box)
         self.enabled = QCheckBox("Offer this provider in the Generate panel")
         self.enabled.setObjectName("enabled")
         form.addRow("Enabled", self.enabled)
@@ -169,6 +194,17 @@ class ProviderPage(QWidget):
         return box
 
     # -- state ----------------------------------------------------------------------------------------
+    def _show_effective_url(self) -> None:
+        url, source = effective_base_url(self.info, self.base_url.text())
+        where = {"default": "the provider's default", "settings": "from settings"}.get(source, f"from {source}")
+        text = f"In use: {url} ({where})"
+        if source not in ("default", "settings") and self.base_url.text().strip():
+            text += f" — {source} wins over the address typed above"
+        self.effective_url.setText(text)
+        plain = source in ("default", "settings")
+        self.effective_url.setStyleSheet("QLabel { color: palette(placeholder-text); }" if plain
+                                         else "QLabel { color: #b26b00; }")  # an environment override stands out
+
     def _toggle_echo(self, shown: bool) -> None:
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
         self.show_key.setText("Hide" if shown else "Show")
@@ -192,6 +228,10 @@ class ProviderPage(QWidget):
         self.key_edit.setPlaceholderText(placeholder)
         self.banner.setVisible(not status.keychain)
         self.banner.setText(status.reason or "No system keyring found; key kept for this session only")
+        # Say what the button really does: without a keychain the key lives in memory until the app quits.
+        self.save_button.setText("Save to keychain" if status.keychain else "Keep for this session")
+        self.save_button.setToolTip("" if status.keychain else "No system keyring: the key is forgotten when "
+                                                               "the app quits")
         self._update_buttons()
 
     def show_verdict(self, result: KeyTest) -> None:
@@ -244,6 +284,7 @@ class ProviderPage(QWidget):
     def load_settings(self) -> None:
         current = self.library.provider_setting(self.info.id) or ProviderSettings(self.info.id)
         self.base_url.setText(current.base_url)
+        self._show_effective_url()  # also when the text did not change (textChanged would not fire)
         self.enabled.setChecked(current.enabled)
         wanted = current.default_model or self.info.default_model
         index = self.default_model.findData(wanted)

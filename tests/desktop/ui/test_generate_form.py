@@ -82,3 +82,17 @@ def test_increment_seed_and_queue_history_after_restart(qtbot, gen_window, polli
     fresh.load_history()
     assert fresh.items[job_id].state == "done" and fresh.items[job_id].saved == 2
     assert fresh.items[job_id].prompt == "a lantern"
+
+
+def test_summary_names_the_negative_prompt_shortened() -> None:
+    stability = caps("stability", "sd3.5-large")
+    form = F.FormState(prompt="a cat", provider="stability", model="sd3.5-large", shape="1:1",
+                       negative_prompt="blurry,  low quality, watermark, text, extra fingers")
+    text = F.summary(F.to_request(form, stability), CAT.get("stability"), stability, 0.065)
+    assert " · negative: blurry, low quality, wa… · " in text and text.endswith("$0.065")
+    short = F.summary(F.to_request(dataclasses.replace(form, negative_prompt="blurry"), stability),
+                      CAT.get("stability"), stability, None)
+    assert "negative: blurry ·" in short
+    none = F.summary(F.to_request(dataclasses.replace(form, negative_prompt="  "), stability),
+                     CAT.get("stability"), stability, None)
+    assert "negative" not in none

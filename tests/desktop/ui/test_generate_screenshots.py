@@ -138,7 +138,9 @@ def test_queue_in_several_states(qtbot, gen_window, tmp_path: Path) -> None:
 
     ui.panel.prompt.setPlainText("A lighthouse on a basalt cliff at golden hour")
     win.resize(1500, 950)
+    ui.queue_dock.raise_()  # as after pressing Generate: the queue tab in front of the details
     qtbot.wait(50)
+    _assert_nothing_clipped(ui.queue)
     _save(win, "window-generate", tmp_path)
 
 

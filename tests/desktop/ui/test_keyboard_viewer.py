@@ -43,7 +43,11 @@ def test_home_end_page_keys_move_and_scroll(qtbot, grid) -> None:
     per_page = max(1, view.viewport().height() // view.cell.height()) * view.columns
     assert per_page < N - 1
     assert _key(qtbot, grid, Qt.Key.Key_PageDown) == per_page  # same column, one screen down
-    assert _key(qtbot, grid, Qt.Key.Key_PageDown) == N - 1  # clamped at the end
+    row = per_page
+    while row < N - 1:  # however many screens the window's layout gives, then clamped at the end
+        row = min(N - 1, row + per_page)
+        assert _key(qtbot, grid, Qt.Key.Key_PageDown) == row
+    assert _key(qtbot, grid, Qt.Key.Key_PageDown) == N - 1
     assert _key(qtbot, grid, Qt.Key.Key_PageUp) == N - 1 - per_page
     assert _key(qtbot, grid, Qt.Key.Key_Home) == 0
     assert view.verticalScrollBar().value() == 0
@@ -117,3 +121,13 @@ def test_viewer_keys_are_listed_in_the_shortcuts_table() -> None:
     viewer_rows = {text: keys for group, text, keys in shortcut_rows() if group == "Image viewer"}
     assert set(viewer_rows) == {"Previous image", "Next image", "First image", "Last image", "Close viewer"}
     assert any(text == "View full size" for _, text, _ in shortcut_rows())
+
+
+def test_shift_arrow_selects_every_image_between_in_gallery_order(qtbot, grid) -> None:
+    view = grid.view
+    cols = view.columns
+    assert cols >= 2
+    view.setCurrentIndex(grid.model.index(cols - 1, 0))  # the last tile of the first row
+    assert _key(qtbot, grid, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier) == 2 * cols - 1
+    rows = sorted(i.row() for i in view.selectionModel().selectedIndexes())
+    assert rows == list(range(cols - 1, 2 * cols))  # a range, not the two tiles of a one-column rectangle

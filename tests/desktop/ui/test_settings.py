@@ -188,3 +188,33 @@ def test_cost_confirmation_above_the_threshold(qtbot, ui):
     assert "$0.50" in box.text() and "4 ×" in box.text()
     next(b for b in box.buttons() if b.text() == "Generate").click()
     assert _wait(qtbot, task) is True
+
+
+def test_no_keychain_save_button_says_keep_for_this_session(qtbot, ui):
+    keyring.set_keyring(fail.Keyring())
+    page = ui.open_settings().show_page("stability")
+    qtbot.waitUntil(lambda: page.status is not None)
+    assert page.banner.isVisible() and page.save_button.text() == "Keep for this session"
+
+
+def test_save_button_says_keychain_when_there_is_one(qtbot, ui, desktop_memory_keyring):
+    page = ui.open_settings().show_page("stability")
+    qtbot.waitUntil(lambda: page.status is not None)
+    assert not page.banner.isVisible() and page.save_button.text() == "Save to keychain"
+
+
+def test_base_url_shows_the_effective_address_and_its_source(qtbot, ui, monkeypatch):
+    for name in ("IMAGES_STUDIO_OPENAI_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    page = ui.open_settings().show_page("openai")
+    assert page.base_url.text() == ""
+    assert page.effective_url.text() == f"In use: {page.info.base_url.rstrip('/')} (the provider's default)"
+    page.base_url.setText("https://proxy.example/v1/")
+    assert page.effective_url.text() == "In use: https://proxy.example/v1 (from settings)"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("IMAGES_STUDIO_OPENAI_BASE_URL", "http://127.0.0.1:8/v1/")
+    page.load_settings()  # loading the settings reads the environment again
+    text = page.effective_url.text()
+    assert text.startswith("In use: http://127.0.0.1:8/v1 (from IMAGES_STUDIO_OPENAI_BASE_URL)")
+    page.base_url.setText("https://proxy.example/v1")
+    assert "IMAGES_STUDIO_OPENAI_BASE_URL wins over the address typed above" in page.effective_url.text()
