@@ -9,46 +9,15 @@ os.environ["QT_QPA_PLATFORM"] = os.environ.get("QT_QPA_PLATFORM", "offscreen")
 os.environ["QT_API"] = "pyside6"
 
 import asyncio  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
-import keyring  # noqa: E402
-import keyring.backend  # noqa: E402
 import pytest  # noqa: E402
 
 
-class _DictKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
-
-
-@pytest.fixture(autouse=True)
-def desktop_memory_keyring() -> Iterator[keyring.backend.KeyringBackend]:
-    previous = keyring.get_keyring()
-    backend = _DictKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture(autouse=True)
-def _emit_refcount_fix(qapp):  # type: ignore[no-untyped-def]
-    """PySide6 6.12 + Python 3.11 leak a reference to True per emit (desktop/ui/qtfix.py)."""
-    from desktop.ui.qtfix import install_emit_refcount_fix
-
-    install_emit_refcount_fix()
+@pytest.fixture
+def desktop_memory_keyring(memory_keyring):  # type: ignore[no-untyped-def]
+    """The in-memory keychain every test already has (tests/conftest.py installs it for each test)."""
+    return memory_keyring
 
 
 @pytest.fixture
