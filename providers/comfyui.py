@@ -1,12 +1,14 @@
 """ComfyUI: queue an API-format workflow, follow it through /history, fetch the files from /view (§8b).
 
-The text-to-image graph is `resources/comfyui/txt2img.json`. Its nodes are found by following the links of
-its one ``KSampler`` (or ``KSamplerAdvanced``), never by node id, so a user-exported API workflow with other
+The graphs are `resources/comfyui/txt2img.json` and, when the request has a source image, `img2img.json`
+(the image is first uploaded with ``POST /upload/image``). Their nodes are found by following the links of
+the one ``KSampler`` (or ``KSamplerAdvanced``), never by node id, so a user-exported API workflow with other
 ids, titles or extra nodes in the chain (a LoRA loader between checkpoint and sampler) still works:
 
 * ``seed``/``noise_seed`` and ``steps`` (+ ``cfg``, ``sampler_name``, ``scheduler`` extras) on the sampler;
 * ``positive``/``negative`` lead to nodes with a ``text`` input (CLIPTextEncode): the prompts;
-* ``latent_image`` leads to a node with ``width``/``height``/``batch_size`` (EmptyLatentImage);
+* ``latent_image`` leads to a node with ``width``/``height``/``batch_size`` (EmptyLatentImage), or to an
+  encoder whose ``pixels`` lead (through image nodes) to the node whose ``image`` is a file name (LoadImage);
 * ``model`` leads, possibly through nodes that pass a ``model`` on, to the node with ``ckpt_name``.
 
 Template values stay when the request names none (its 1024x1024 size and 25 steps are the defaults).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 import random
 import uuid
@@ -42,13 +45,14 @@ from providers.base import (
     TaskStatus,
 )
 from providers.catalogue import ProviderInfo
-from providers.http import HttpSession
+from providers.http import HttpSession, error_message_from_body, sniff_image_mime
 from providers.imagefetch import fetch_image
 from providers.sizing import size_for
 
 DEFAULT_MODEL = "default"
 SAMPLERS = ("KSampler", "KSamplerAdvanced")
 SEED_MAX = 2**31 - 1
+UPLOAD_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 def load_template(name: str = "txt2img.json") -> dict[str, Any]:
@@ -63,6 +67,16 @@ def _linked(graph: dict[str, Any], link: Any) -> dict[str, Any] | None:
     return None
 
 
+def _source_of(graph: dict[str, Any], latent: dict[str, Any]) -> dict[str, Any] | None:
+    """The node naming the source file (LoadImage: a string ``image``) behind an encoder's ``pixels``."""
+    node = _linked(graph, latent["inputs"].get("pixels"))
+    for _hop in range(10):  # through image scalers and the like, whose ``image`` is a link
+        if node is None or isinstance(node["inputs"].get("image"), str):
+            break
+        node = _linked(graph, node["inputs"].get("image"))
+    return node if node is not None and isinstance(node["inputs"].get("image"), str) else None
+
+
 def locate_nodes(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The sampler, prompt, latent and checkpoint nodes of an API-format graph (see the module docstring)."""
     samplers = [n for n in graph.values() if isinstance(n, dict) and n.get("class_type") in SAMPLERS]
@@ -72,12 +86,26 @@ def locate_nodes(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
     sampler = samplers[0]
     inputs = sampler.get("inputs") or {}
     found = {"sampler": sampler}
-    for role, wanted in (("positive", "text"), ("negative", "text"), ("latent_image", "width")):
+    for role in ("positive", "negative"):
         node = _linked(graph, inputs.get(role))
-        if node is None or wanted not in node["inputs"]:
+        if node is None or "text" not in node["inputs"]:
             raise InvalidRequest(f"the ComfyUI workflow's sampler input {role!r} does not lead to a node "
-                                 f"with {wanted!r}", provider="comfyui")
+                                 f"with 'text'", provider="comfyui")
         found[role] = node
+    latent = _linked(graph, inputs.get("latent_image"))
+    for _hop in range(10):  # through latent transforms (RepeatLatentBatch, LatentUpscale) to where it starts
+        if latent is None or not isinstance(latent["inputs"].get("samples"), list):
+            break
+        latent = _linked(graph, latent["inputs"]["samples"])
+    source = _source_of(graph, latent) if latent is not None else None
+    if latent is not None and "width" in latent["inputs"]:
+        found["latent_image"] = latent
+    elif source is not None:
+        found["source"] = source
+    else:
+        raise InvalidRequest("the ComfyUI workflow's sampler input 'latent_image' leads neither to a node with "
+                             "'width' (EmptyLatentImage) nor to an encoded image (LoadImage -> VAEEncode)",
+                             provider="comfyui")
     node = _linked(graph, inputs.get("model"))
     for _hop in range(10):  # follow LoRA loaders and the like back to the checkpoint loader
         if node is None or "ckpt_name" in node["inputs"]:
@@ -90,9 +118,10 @@ def locate_nodes(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def fill_workflow(template: dict[str, Any], request: ImageRequest, *, seed: int,
-                  checkpoint: str) -> dict[str, Any]:
-    """A copy of `template` with the request's values filled in."""
+def fill_workflow(template: dict[str, Any], request: ImageRequest, *, seed: int, checkpoint: str,
+                  image: str | None = None) -> dict[str, Any]:
+    """A copy of `template` with the request's values filled in; `image` is the uploaded source's
+    LoadImage value, required exactly when the template starts from an image."""
     graph = copy.deepcopy(template)
     nodes = locate_nodes(graph)
     sampler = nodes["sampler"]["inputs"]
@@ -104,12 +133,37 @@ def fill_workflow(template: dict[str, Any], request: ImageRequest, *, seed: int,
             sampler[field] = request.extra(extra)
     nodes["positive"]["inputs"]["text"] = request.prompt
     nodes["negative"]["inputs"]["text"] = request.negative_prompt
-    latent = nodes["latent_image"]["inputs"]
-    size = size_for(request, long_side=1024, multiple=8)
-    if size:
-        latent["width"], latent["height"] = size
-    latent["batch_size"] = max(1, request.count)
     nodes["checkpoint"]["inputs"]["ckpt_name"] = checkpoint
+    if "source" not in nodes:
+        if image is not None:
+            raise InvalidRequest("the ComfyUI workflow has no LoadImage node for the source image",
+                                 provider="comfyui")
+        latent = nodes["latent_image"]["inputs"]
+        size = size_for(request, long_side=1024, multiple=8)
+        if size:
+            latent["width"], latent["height"] = size
+        latent["batch_size"] = max(1, request.count)
+        return graph
+    if image is None:
+        raise InvalidRequest("the ComfyUI workflow starts from a source image and none was given",
+                             provider="comfyui")
+    # The output takes the source's size (VAEEncode encodes it as it is): a requested size does not apply.
+    nodes["source"]["inputs"]["image"] = image
+    if request.strength is not None:  # else the template's denoise stays
+        if "denoise" in sampler:  # both count "how much to change": 0 keeps the source, 1 ignores it
+            sampler["denoise"] = request.strength
+        elif "start_at_step" in sampler and isinstance(sampler.get("steps"), int):
+            # KSamplerAdvanced has no denoise: skipping the first steps of the schedule is roughly the same
+            sampler["start_at_step"] = round(sampler["steps"] * (1 - request.strength))
+    if request.count > 1:
+        # VAEEncode makes a batch of one; core RepeatLatentBatch (samples, amount) repeats it, and the
+        # sampler's batch noise still differs per item.
+        repeat_id = "aistudio_repeat"
+        while repeat_id in graph:
+            repeat_id += "_"
+        graph[repeat_id] = {"class_type": "RepeatLatentBatch",
+                            "inputs": {"samples": sampler["latent_image"], "amount": request.count}}
+        sampler["latent_image"] = [repeat_id, 0]
     return graph
 
 
@@ -143,17 +197,19 @@ class ComfyUIProvider:
         self.info = info
         self._sleep = sleep
         self._http = HttpSession(self.config, {}, rate_per_s=100.0, sleep=sleep)  # local: no need to pace
-        self._template = load_template()
+        self._templates = {"txt2img": load_template(), "img2img": load_template("img2img.json")}
         self._client_id = uuid.uuid4().hex
         self._cancelled: set[str] = set()
 
     # -- submit ----------------------------------------------------------------------------------------
     async def submit(self, request: ImageRequest) -> TaskHandle:
-        if request.init_image is not None:
-            raise InvalidRequest("image-to-image is not available for ComfyUI here", provider=self.id)
+        if request.init_image is not None and sniff_image_mime(request.init_image) is None:
+            raise InvalidRequest("the source image is not a PNG, JPEG or WebP file", provider=self.id)
         seed = request.seed if request.seed is not None else random.randrange(SEED_MAX)
-        checkpoint = await self._checkpoint(request.model)
-        graph = fill_workflow(self._template, request, seed=seed, checkpoint=checkpoint)
+        template = self._templates["txt2img" if request.init_image is None else "img2img"]
+        checkpoint = await self._checkpoint(request.model, template)
+        image = await self._upload(request.init_image) if request.init_image is not None else None
+        graph = fill_workflow(template, request, seed=seed, checkpoint=checkpoint, image=image)
         payload = {"prompt": graph, "client_id": self._client_id}
         _resp, body = await self._http.request_json("POST", "/prompt", json=payload,
                                                     error_mapper=self._map_error)
@@ -162,16 +218,45 @@ class ComfyUIProvider:
         prompt_id = body.get("prompt_id")
         if not isinstance(prompt_id, str) or not prompt_id:
             raise InvalidResponse("ComfyUI queued the workflow but returned no prompt_id", provider=self.id)
-        latent = locate_nodes(graph)["latent_image"]["inputs"]
+        nodes = locate_nodes(graph)
+        # img2img output has the source's size, which the adapter does not measure (no image library here).
+        latent = nodes["latent_image"]["inputs"] if "latent_image" in nodes else {}
         return TaskHandle(self.id, prompt_id, request.model, state={
             "client_id": self._client_id, "seed": seed, "checkpoint": checkpoint,
-            "width": latent["width"], "height": latent["height"], "count": latent["batch_size"]})
+            "width": latent.get("width"), "height": latent.get("height"),
+            "count": latent.get("batch_size", max(1, request.count))})
 
-    async def _checkpoint(self, model: str) -> str:
+    async def _upload(self, data: bytes) -> str:
+        """Store the source image in ComfyUI's input folder (``POST /upload/image``, §8b); the LoadImage value.
+
+        The file name is derived from the bytes, so ``overwrite`` only ever replaces a file with itself and a
+        resend after a dropped connection is harmless."""
+        mime = sniff_image_mime(data) or "image/png"
+        name = f"aistudio_{hashlib.sha256(data).hexdigest()[:24]}.{UPLOAD_EXT.get(mime, 'png')}"
+        _resp, body = await self._http.request_json(
+            "POST", "/upload/image", files={"image": (name, data, mime)},
+            data={"type": "input", "overwrite": "true"}, idempotent=True, error_mapper=self._map_upload_error)
+        stored, subfolder, kind = body.get("name"), body.get("subfolder"), body.get("type")
+        if not isinstance(stored, str) or not stored:
+            raise InvalidResponse("ComfyUI took the source image but did not say its file name", provider=self.id)
+        # Assumption (ComfyUI's annotated input paths, not in §8b): LoadImage names a file in a subfolder of
+        # the input folder "subfolder/name", and one stored elsewhere "name [temp]" / "name [output]".
+        value = f"{subfolder}/{stored}" if isinstance(subfolder, str) and subfolder else stored
+        return value if kind in (None, "", "input") else f"{value} [{kind}]"
+
+    def _map_upload_error(self, resp: httpx.Response, body: Any) -> ProviderError | None:
+        # ComfyUI answers a bare 400 for a missing/unreadable file part, 413 above its upload size limit.
+        if resp.status_code in (400, 413, 415):
+            detail = error_message_from_body(body)[:200]
+            return InvalidRequest(f"ComfyUI refused the source image upload (HTTP {resp.status_code})"
+                                  + (f": {detail}" if detail else ""), provider=self.id, status=resp.status_code)
+        return None
+
+    async def _checkpoint(self, model: str, template: dict[str, Any]) -> str:
         if model and model != DEFAULT_MODEL:
             return model
         available = await self.list_models()
-        wanted = locate_nodes(self._template)["checkpoint"]["inputs"]["ckpt_name"]
+        wanted = locate_nodes(template)["checkpoint"]["inputs"]["ckpt_name"]
         if wanted in available:
             return wanted
         if not available:

@@ -25,7 +25,7 @@ from providers.base import (
 from providers.catalogue import Catalogue
 from providers.comfyui import ComfyUIProvider, fill_workflow, load_template, locate_nodes
 from providers.registry import create_provider
-from tests.fakes.servers.base import Reply, png_bytes
+from tests.fakes.servers.base import Reply
 from tests.fakes.servers.comfyui_fake import ComfyUIFake
 
 pytestmark = pytest.mark.anyio
@@ -296,12 +296,6 @@ async def test_missing_prompt_id_is_invalid_response(make: Any, fake: ComfyUIFak
 async def test_forgotten_job_is_task_not_found(make: Any) -> None:
     with pytest.raises(TaskNotFound, match="restarted"):
         await make().poll(TaskHandle("comfyui", "gone", "default"))
-
-
-async def test_img2img_is_refused_before_sending(make: Any, fake: ComfyUIFake) -> None:
-    with pytest.raises(InvalidRequest):
-        await make().submit(req(init_image=png_bytes()))
-    assert not fake.log
 
 
 async def test_not_running_is_provider_down(make: Any) -> None:
