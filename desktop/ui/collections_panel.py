@@ -17,12 +17,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QLineEdit
                                QMenu, QToolButton, QVBoxLayout, QWidget)
 
 from desktop.asyncqt import TaskRunner
-from desktop.services.library import LibraryService
 from desktop.ui.dialogs import confirm, inform, pick_paths
 from desktop.ui.gallery_model import decode_ids
 from desktop.ui.icons import icon
 from desktop.ui.thumbnail_loader import ThumbnailLoader, ThumbRequest
-from storage.records import CollectionRow
+from desktop.viewmodels.library import LibraryViewModel
+from desktop.viewmodels.records import CollectionRow
 
 MAX_NAME = 80
 ICON = 28
@@ -99,11 +99,12 @@ class CollectionsPanel(QWidget):
     scopeChanged = Signal(object)  # Scope
     message = Signal(str)
 
-    def __init__(self, library: LibraryService, loader: ThumbnailLoader, runner: TaskRunner,
+    vm: LibraryViewModel  # set by bind()
+
+    def __init__(self, loader: ThumbnailLoader, runner: TaskRunner,
                  selected_ids: Callable[[], list[int]], on_error: Callable[[BaseException], None],
                  add_images: Callable[[int, list[int]], None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.library = library
         self.loader = loader
         self.runner = runner
         self.selected_ids = selected_ids
@@ -170,6 +171,12 @@ class CollectionsPanel(QWidget):
         loader.ready.connect(self._cover_ready)
         self.sources.setCurrentRow(0)
 
+    def bind(self, vm: LibraryViewModel) -> None:
+        """All of the sidebar's wiring to the library (call once, before the first reload)."""
+        self.vm = vm
+        vm.collectionsChanged.connect(self.reload)
+        vm.libraryReset.connect(self.reload)  # emptying the trash changes the counts and covers
+
     @staticmethod
     def _section(text: str) -> QLabel:
         label = QLabel(text)
@@ -179,7 +186,7 @@ class CollectionsPanel(QWidget):
     # -- state -----------------------------------------------------------------------------------------
     def reload(self) -> None:
         current = self.current_collection()
-        self.rows = self.library.collections()
+        self.rows = self.vm.collections()
         self.list.blockSignals(True)
         self.list.clear()
         px = int(ICON * 2 * self.devicePixelRatioF())
@@ -305,9 +312,9 @@ class CollectionsPanel(QWidget):
         try:
             if self._renaming is not None:
                 if name != self._renaming.name:
-                    self.library.rename_collection(self._renaming.id, name)
+                    self.vm.rename_collection(self._renaming.id, name)
             else:
-                new_id = self.library.create_collection(name)
+                new_id = self.vm.create_collection(name)
                 self.reload()
                 self.select_scope("collection", new_id)
         except Exception as exc:  # storage refuses (e.g. a race on the name): show it where the user typed
@@ -322,7 +329,7 @@ class CollectionsPanel(QWidget):
         self._add_images(collection_id, image_ids)
 
     def set_cover(self, collection_id: int, image_id: int) -> None:
-        self.library.set_cover(collection_id, image_id)
+        self.vm.set_cover(collection_id, image_id)
 
     async def delete_current(self) -> bool:
         row = self.current_collection()
@@ -331,7 +338,7 @@ class CollectionsPanel(QWidget):
         ok = await confirm(self, "Delete collection", f"Delete the collection “{row.name}”?", "Delete",
                            detail="The images stay in your library.")
         if ok:
-            self.library.delete_collection(row.id)
+            self.vm.delete_collection(row.id)
         return ok
 
     async def export(self, collection_id: int, *, as_zip: bool) -> Path | None:
@@ -348,7 +355,7 @@ class CollectionsPanel(QWidget):
         row = self.collection_by_id(collection_id)
         name = row.name if row is not None else str(collection_id)
         self.message.emit(f"Exporting “{name}”…")
-        result = await self.library.export_collection(collection_id, dest)
+        result = await self.vm.export_collection(collection_id, dest)
         self.message.emit(f"Exported “{name}” to {dest}")
         await inform(self, "Export finished", f"“{name}” was exported to\n{dest}\n\n{_describe(result)}".strip())
         return dest

@@ -16,7 +16,8 @@ from desktop.asyncqt import TaskRunner
 from desktop.ui.icons import icon
 from desktop.ui.theme import ACCENT_STAR
 from desktop.ui.thumbnail_loader import decode_scaled
-from storage.records import ImageRow
+from desktop.viewmodels.library import LibraryViewModel
+from desktop.viewmodels.records import ImageRow
 
 FIELDS: tuple[tuple[str, str], ...] = (
     ("prompt", "Prompt"), ("negative_prompt", "Negative"), ("revised_prompt", "Revised prompt"),
@@ -85,6 +86,7 @@ class PreviewLabel(QLabel):
 
 
 class DetailPanel(QScrollArea):
+    vm: LibraryViewModel  # set by bind()
     favoriteToggled = Signal(bool)
     ratingChosen = Signal(int)
     rowShown = Signal(object)  # ImageRow | None, after show_row: lets extensions follow the shown image
@@ -172,6 +174,16 @@ class DetailPanel(QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
         self.show_row(None)
+
+    def bind(self, vm: LibraryViewModel) -> None:
+        """All of the panel's wiring to the library: the shown image follows its changes (favourite, rating,
+        collections). The panel's own buttons act on the window's selection, so the window wires those."""
+        self.vm = vm
+        vm.imagesChanged.connect(self._images_changed)
+
+    def _images_changed(self, image_ids: list[int]) -> None:
+        if self.row is not None and self.row.id in image_ids:
+            self.show_row(self.vm.get(self.row.id))
 
     # -- content ---------------------------------------------------------------------------------------
     def set_covered(self, keys: set[str]) -> None:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QLineEdit
 from desktop.asyncqt import run_dialog
 from desktop.ui.date_range import DateRangeDialog, day_bounds, label_for
 from desktop.ui.icons import icon
-from storage.records import ImageQuery
+from desktop.viewmodels.records import ImageQuery
 
 SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("rating", "Top rated"),
          ("collection", "Collection order"))

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 
 from desktop.ui.gallery_model import Roles
 from desktop.ui.theme import ACCENT_STAR, REJECT_RED
-from storage.records import ImageRow
+from desktop.viewmodels.records import ImageRow
 
 RADIUS = 8.0
 

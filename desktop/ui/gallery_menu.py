@@ -51,7 +51,7 @@ def build_gallery_menu(window: MainWindow) -> QMenu:
             menu.addAction(a["move_earlier"])
             menu.addAction(a["move_later"])
     menu.addSeparator()
-    row = window.library.get(ids[0]) if len(ids) == 1 else None
+    row = window.vm.get(ids[0]) if len(ids) == 1 else None
     if row is not None:
         menu.addAction(icon("copy"), "Copy prompt", lambda: QGuiApplication.clipboard().setText(row.prompt))
         if row.seed is not None:

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import (QAbstractListModel, QByteArray, QMimeData, QModelIndex, QObject,
                             QPersistentModelIndex, Qt, QTimer, Signal)
 
-from desktop.services.library import LibraryService
 from desktop.ui.thumbnail_loader import ThumbnailLoader
-from storage.records import ImageQuery, ImageRow
+from desktop.viewmodels.records import ImageQuery, ImageRow
 
 IDS_MIME = "application/x-ai-images-studio-ids"
 PAGE = 200
@@ -30,6 +29,20 @@ HEAD_ROWS = 600  # shown synchronously when a query changes: several screens of 
 ROW_CACHE = 5000
 
 Index = QModelIndex | QPersistentModelIndex
+
+
+class GallerySource(Protocol):
+    """What the gallery model reads (the LibraryViewModel provides it)."""
+
+    def ids(self, query: ImageQuery, limit: int | None = None) -> list[int]: ...
+
+    def search_head(self, query: ImageQuery, limit: int) -> list[int] | None: ...
+
+    def rows(self, ids: Sequence[int]) -> dict[int, ImageRow]: ...
+
+    def get(self, image_id: int) -> ImageRow | None: ...
+
+    def submit(self, read: Callable[[], None]) -> object: ...
 
 
 class Roles(IntEnum):
@@ -79,7 +92,7 @@ class GalleryModel(QAbstractListModel):
     searchFinished = Signal()  # the full id list of the current query is in place
     _idsReady = Signal(int, object, bool)  # generation, ids (or an exception), reset — queued from a worker
 
-    def __init__(self, library: LibraryService, loader: ThumbnailLoader, parent: QObject | None = None) -> None:
+    def __init__(self, library: GallerySource, loader: ThumbnailLoader, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.library = library
         self.loader = loader
@@ -138,7 +151,7 @@ class GalleryModel(QAbstractListModel):
                 result = exc
             self._idsReady.emit(generation, result, reset)
 
-        self.library.executor.submit(run)
+        self.library.submit(run)
 
     def _apply_ids(self, generation: int, result: object, reset: bool) -> None:
         if generation != self._generation:

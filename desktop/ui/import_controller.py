@@ -10,8 +10,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from desktop.asyncqt import TaskRunner
-from desktop.services.library import ImportReport, LibraryService
 from desktop.ui.dialogs import ImportSummaryDialog
+from desktop.viewmodels.library import ImportReport, LibraryViewModel
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
 
@@ -19,7 +19,7 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
 class ImportController(QObject):
     finished = Signal(object)  # ImportReport
 
-    def __init__(self, library: LibraryService, runner: TaskRunner, status: QStatusBar, window: QWidget,
+    def __init__(self, library: LibraryViewModel, runner: TaskRunner, status: QStatusBar, window: QWidget,
                  on_error: Callable[[BaseException], None]) -> None:
         super().__init__(window)
         self.library = library

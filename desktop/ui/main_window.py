@@ -1,7 +1,9 @@
 """The library window: collections (left), prompt + filters + gallery (centre), details (right).
 
-Constructed by the composition root: `MainWindow(services, runner, on_close)`. Closing the window accepts
-the event and calls `on_close`; the app's coroutine then does the async teardown and quits.
+Constructed by the composition root: `MainWindow(services, runner, on_close)`. The window builds its one
+LibraryViewModel over `services.library` and binds every view to it (`bind`); no view holds a service.
+Closing the window accepts the event and calls `on_close`; the app's coroutine then does the async teardown
+and quits.
 """
 
 from __future__ import annotations
@@ -18,12 +20,8 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QMessage
                                QWidget)
 
 from desktop.asyncqt import TaskRunner, run_dialog
-from desktop.services.container import AppServices
-from desktop.services.events import LibraryEvent
-from desktop.services.library import ImportReport
 from desktop.ui.actions import SPECS, ShortcutsDialog, build_actions
 from desktop.ui.collections_panel import CollectionsPanel, Scope
-from desktop.ui.commands import LibraryCommands
 from desktop.ui.detail_panel import DetailPanel
 from desktop.ui.dialogs import pick_paths
 from desktop.ui.filter_bar import FilterBar
@@ -31,13 +29,13 @@ from desktop.ui.gallery_menu import build_gallery_menu
 from desktop.ui.gallery_model import GalleryModel
 from desktop.ui.gallery_view import GalleryView
 from desktop.ui.generate_panel import GeneratePanel
-from desktop.ui.qtfix import install_emit_refcount_fix
 from desktop.ui.import_controller import IMAGE_FILTER, ImportController
+from desktop.ui.qtfix import install_emit_refcount_fix
 from desktop.ui.theme import STYLESHEET
+from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.ui.window_collections import CollectionCommandsMixin
 from desktop.ui.window_images import ImageCommandsMixin
-from desktop.ui.thumbnail_loader import ThumbnailLoader
-from storage.records import ImageQuery
+from desktop.viewmodels.library import ImageQuery, ImportReport, LibraryServices, LibraryViewModel
 
 log = logging.getLogger(__name__)
 TITLE = "AI Images Studio"
@@ -45,11 +43,11 @@ MIN_SIZE = QSize(1000, 640)
 
 
 class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
-    def __init__(self, services: AppServices, runner: TaskRunner, on_close: Callable[[], None]) -> None:
+    def __init__(self, services: LibraryServices, runner: TaskRunner, on_close: Callable[[], None]) -> None:
         super().__init__()
         install_emit_refcount_fix()  # before any Python-side emit (see qtfix)
         self.services = services
-        self.library = services.library
+        self.vm = LibraryViewModel(services.library, self)
         self.runner = runner
         self.on_close = on_close
         self.setWindowTitle(TITLE)
@@ -61,8 +59,8 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # tabs in sight
 
-        self.loader = ThumbnailLoader(self, workers=2, paths=self.library.paths)
-        self.model = GalleryModel(self.library, self.loader, self)
+        self.loader = ThumbnailLoader(self, workers=2, paths=self.vm.paths)
+        self.model = GalleryModel(self.vm, self.loader, self)
         self.view = GalleryView()
         self.view.setModel(self.model)
         self.filters = FilterBar()
@@ -79,18 +77,17 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
         self.detail = DetailPanel(runner, self.report_error)
         self.detail_dock = self._dock("Details", "detailDock", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         self.detail_dock.setMinimumWidth(300)
-        self.collections = CollectionsPanel(self.library, self.loader, runner, self.target_ids, self.report_error,
+        self.collections = CollectionsPanel(self.loader, runner, self.target_ids, self.report_error,
                                             self.add_ids_to_collection)
         self.collections_dock = self._dock("Library", "collectionsDock", self.collections,
                                            Qt.DockWidgetArea.LeftDockWidgetArea)
         self.collections_dock.setMinimumWidth(220)
         self.resizeDocks([self.collections_dock, self.detail_dock], [240, 340], Qt.Orientation.Horizontal)
 
-        self.commands = LibraryCommands(self.library, self._undo_changed)
         self.count_label = QLabel()
         self.statusBar().addWidget(self.count_label)
         self.statusBar().addPermanentWidget(self.filters.take_size_control())  # frees the filter row
-        self.imports = ImportController(self.library, runner, self.statusBar(), self, self.report_error)
+        self.imports = ImportController(self.vm, runner, self.statusBar(), self, self.report_error)
         self.actions = build_actions(self, self._handlers(), self.view)
         self._build_menus()
 
@@ -98,28 +95,46 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
         self._resync_timer.setSingleShot(True)
         self._resync_timer.setInterval(30)  # coalesce bursts of library events into one id query
         self._resync_timer.timeout.connect(self.resync)
-        self._unsubscribe = self.library.events.subscribe(self._on_library_event)
+        self.bind(self.vm)
+
+        self.collections.reload()
+        self.filters.set_providers(self.vm.providers())
+        self.apply_query()
+        self.view.setFocus()
+
+    @property
+    def library(self) -> LibraryViewModel:
+        """The library as the views see it (features such as the gallery menu read images through it)."""
+        return self.vm
+
+    def bind(self, vm: LibraryViewModel) -> None:
+        """All of the window's wiring, in one list: the panels bind themselves to the view-model first (the
+        sidebar reloads before the window decides whether to re-query), then the library's changes, then
+        the filter bar, gallery, sidebar, details and import signals."""
+        self.collections.bind(vm)
+        self.detail.bind(vm)
+        vm.imagesAdded.connect(lambda _ids: self._resync_timer.start())
+        vm.imagesChanged.connect(self._images_changed)
+        vm.imagesRemoved.connect(self._images_removed)
+        vm.libraryReset.connect(self._resync_timer.start)
+        vm.collectionsChanged.connect(self._collections_changed)
+        vm.undoChanged.connect(self._undo_changed)
 
         self.filters.changed.connect(self.apply_query)
         self.filters.tileSizeChanged.connect(self.view.set_tile_size)
         self.filters.customRangeRequested.connect(lambda: self.spawn(self.filters.choose_custom_range()))
-        self.collections.scopeChanged.connect(self._scope_changed)
-        self.collections.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.view.currentImageChanged.connect(self._show_details)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.view.customContextMenuRequested.connect(self._gallery_menu)
         self.view.filesDropped.connect(self.import_paths)
         self.view.doubleClicked.connect(lambda _index: self.open_viewer())
         self.view.reorderRequested.connect(self.reorder)
-        self.detail.favoriteToggled.connect(lambda on: self._on_ids(lambda ids: self.commands.set_favorite(ids, on)))
-        self.detail.ratingChosen.connect(self.rate)
         self.model.countChanged.connect(lambda _n: self._update_status())
-        self.imports.finished.connect(lambda _r: self.filters.set_providers(self.library.providers()))
-
-        self.collections.reload()
-        self.filters.set_providers(self.library.providers())
-        self.apply_query()
-        self.view.setFocus()
+        self.collections.scopeChanged.connect(self._scope_changed)
+        self.collections.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.detail.favoriteToggled.connect(lambda on: self._on_ids(lambda ids: vm.set_favorite(ids, on)))
+        self.detail.ratingChosen.connect(self.rate)
+        self.imports.finished.connect(lambda _r: self.filters.set_providers(vm.providers()))
 
     # -- construction ------------------------------------------------------------------------------------
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -243,23 +258,19 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
         self.filters.set_collection_mode(scope.kind == "collection")
         self.apply_query()
 
-    def _on_library_event(self, event: LibraryEvent) -> None:
-        if event.kind == "changed":
-            self.model.invalidate(event.image_ids)
-            if self.view.current_id() in event.image_ids:
-                self._show_details(self.view.current_id())
-            q = self.model.query
-            if q.favorites or q.min_rating or q.sort == "rating" or not q.include_rejected or q.collection:
-                self._resync_timer.start()
-        elif event.kind == "collections":
-            self.collections.reload()
-            if self.model.query.collection:
-                self._resync_timer.start()
-        else:  # added / removed / reset
-            if event.kind == "removed":
-                self.model.drop_ids(event.image_ids)  # at once; the re-query below confirms it
-            if event.kind == "reset":
-                self.collections.reload()
+    # -- library changes (bursts are coalesced into one id query by the resync timer) ---------------------
+    def _images_changed(self, image_ids: list[int]) -> None:
+        self.model.invalidate(image_ids)  # the detail panel refreshes the shown image itself
+        q = self.model.query
+        if q.favorites or q.min_rating or q.sort == "rating" or not q.include_rejected or q.collection:
+            self._resync_timer.start()  # the change may move images in or out of what is shown
+
+    def _images_removed(self, image_ids: list[int]) -> None:
+        self.model.drop_ids(image_ids)  # at once; the re-query below confirms it
+        self._resync_timer.start()
+
+    def _collections_changed(self) -> None:
+        if self.model.query.collection:  # the sidebar has reloaded itself (bound first)
             self._resync_timer.start()
 
     # -- selection and details ---------------------------------------------------------------------------
@@ -275,7 +286,7 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
             fn(ids)
 
     def _show_details(self, image_id: int) -> None:
-        row = self.library.get(image_id) if image_id >= 0 else None
+        row = self.vm.get(image_id) if image_id >= 0 else None
         if row is not None and row.trashed != self.model.query.trashed:
             row = None
         self.detail.show_row(row)
@@ -355,7 +366,7 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         event.accept()
-        self._unsubscribe()
+        self.vm.close()
         self._resync_timer.stop()
         self.imports.cancel()
         if self.viewer is not None:

@@ -28,21 +28,21 @@ class CollectionCommandsMixin:
 
     def add_ids_to_collection(self: MainWindow, collection_id: int, ids: list[int]) -> None:
         if ids:
-            self.commands.add_to_collection(collection_id, ids)
+            self.vm.add_to_collection(collection_id, ids)
             row = self.collections.collection_by_id(collection_id)
             self.statusBar().showMessage(f"Added {len(ids)} to “{row.name if row else collection_id}”", 5000)
 
     def remove_from_collection(self: MainWindow) -> None:
         scope = self.collections.scope()
         if scope.kind == "collection":
-            self._on_ids(lambda ids: self.commands.remove_from_collection(scope.collection_id, ids,
+            self._on_ids(lambda ids: self.vm.remove_from_collection(scope.collection_id, ids,
                                                                           list(self.model.ids)))
 
     def reorder(self: MainWindow, moved: list[int], target: int) -> None:
         scope = self.collections.scope()
         if scope.kind != "collection" or not self.view.reorder_enabled:
             return
-        self.commands.reorder(scope.collection_id, list(self.model.ids), moved, target)
+        self.vm.reorder(scope.collection_id, list(self.model.ids), moved, target)
         self.model.refresh(sync=True)
         self._reselect(moved)
 

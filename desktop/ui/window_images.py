@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from desktop.ui.dialogs import confirm
 from desktop.ui.viewer import ImageViewer
-from storage.records import ImageQuery
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -34,13 +33,13 @@ class ImageCommandsMixin:
             self.view.setCurrentIndex(index)  # the grid follows, so closing the viewer leaves you there
 
     def toggle_favorite(self: MainWindow) -> None:
-        self._on_ids(self.commands.toggle_favorite)
+        self._on_ids(self.vm.toggle_favorite)
 
     def rate(self: MainWindow, rating: int) -> None:
-        self._on_ids(lambda ids: self.commands.rate(ids, rating))
+        self._on_ids(lambda ids: self.vm.rate(ids, rating))
 
     def toggle_reject(self: MainWindow) -> None:
-        self._on_ids(self.commands.toggle_reject)
+        self._on_ids(self.vm.toggle_reject)
 
     def trash(self: MainWindow) -> None:
         if self.collections.scope().kind == "trash":
@@ -48,23 +47,23 @@ class ImageCommandsMixin:
         ids = self.target_ids()
         if ids:
             next_row = min(self.model.row_of(i) for i in ids)
-            self.commands.trash(ids)
+            self.vm.trash(ids)
             self.statusBar().showMessage(f"Moved {len(ids)} to trash — Ctrl+Z to undo", 8000)
             self.resync()
             self._select_row(next_row)
 
     def restore(self: MainWindow) -> None:
-        n = self.commands.restore(self.target_ids())
+        n = self.vm.restore(self.target_ids())
         if n:
             self.statusBar().showMessage(f"Restored {n} image(s)", 5000)
 
     def undo(self: MainWindow) -> None:
-        label = self.commands.undo()
+        label = self.vm.undo()
         if label:
             self.statusBar().showMessage(f"Undid: {label}", 5000)
 
     async def empty_trash(self: MainWindow) -> int:
-        count = len(self.library.ids(ImageQuery(trashed=True)))
+        count = self.vm.trashed_count()
         if not count:
             self.statusBar().showMessage("Trash is already empty", 5000)
             return 0
@@ -79,8 +78,7 @@ class ImageCommandsMixin:
             self.statusBar().showMessage(f"Emptying trash… deleted {done:,} of {total:,} files")
 
         try:
-            self.commands.clear()  # undo entries may point at the images being deleted
-            removed = await self.library.empty_trash_async(progress)
+            removed = await self.vm.empty_trash(progress)  # also drops undo entries that point at them
         finally:
             action.setEnabled(True)
         self.statusBar().showMessage(f"Deleted {removed:,} image(s) permanently", 8000)

@@ -158,7 +158,7 @@ def test_big_tiles_in_the_window_and_empty_trash_removes_512(qtbot, window, samp
     window.view.selectAll()
     window.actions["trash"].trigger()
     assert len(window.library.ids(ImageQuery(trashed=True))) == 3
-    removed = window.library.library.empty_trash()
+    removed = window.services.library.library.empty_trash()
     assert removed == 3
     assert not any(p.exists() for p in bigs)
     assert not any(Path(r.thumb_path).exists() or Path(r.path).exists() for r in rows.values())

@@ -30,7 +30,7 @@ def test_day_bounds_cover_whole_local_days() -> None:
 
 
 def _images_on_days(window) -> dict[dt.date, int]:  # type: ignore[no-untyped-def]
-    store = window.library.library
+    store = window.services.library.library
     ids = {}
     for day in DAYS:
         sha = hashlib.sha256(str(day).encode()).hexdigest()

@@ -8,9 +8,10 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QPixmap
 
-from desktop.ui.commands import move_ids
 from desktop.ui.gallery_model import GalleryModel, Roles, decode_ids, diff_runs, encode_ids
 from desktop.ui.thumbnail_loader import PixmapLRU, ThumbnailLoader, ThumbRequest, decode_scaled
+from desktop.viewmodels.commands import move_ids
+from desktop.viewmodels.library import LibraryViewModel
 from storage.records import ImageQuery
 from tests.desktop.ui.conftest import a1111_png, import_and_wait
 
@@ -49,7 +50,7 @@ def test_model_passes_modeltester_and_loads_rows_lazily(qtbot, qtmodeltester, ql
     qtbot.waitUntil(task.done, timeout=5000)
     loader = ThumbnailLoader(workers=1)
     try:
-        model = GalleryModel(services.library, loader)
+        model = GalleryModel(LibraryViewModel(services.library), loader)
         model.set_query(ImageQuery())
         assert model.rowCount() == 3
         index = model.index(0, 0)

@@ -1,4 +1,4 @@
-"""Gallery commands on the selected images, with an undo stack (Ctrl+Z).
+"""Gallery commands on the selected images, with an undo stack (Ctrl+Z). Owned by the LibraryViewModel.
 
 Each command records what it needs to put things back *before* it changes them (previous ratings per image,
 which images were favourites), so undo restores mixed selections exactly.
