@@ -17,7 +17,7 @@ from storage.paths import AppPaths
 log = logging.getLogger(__name__)
 
 WEBP_QUALITY = 80
-WEBP_METHOD = 4  # 0 is ~4x faster for bulk rebuilds at ~15% more bytes
+WEBP_METHOD = 2  # 256 px: 1.8 ms against 4.4 ms for method 4, at ~9% more bytes (measured; a cache)
 # Modes that resize badly (palette -> nearest neighbour) or not at all (16-bit, float): convert first.
 _PRE_RESIZE = {"1", "P", "PA", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
 
