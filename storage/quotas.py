@@ -30,9 +30,11 @@ STATUSES = ("ok", "failed", "cancelled")
 _EPS = 1e-9  # float sums: $0.10 * 5 must still fit under a $0.50 cap
 
 # The cost a row counts for: reported when the provider said, else the estimate while the request stands.
+# A failed or cancelled request counts the images it delivered before it stopped (a batch cut short, a
+# cancel after two of four): those were made and paid for. Settling sets `images` to what came back.
 _COST_SQL = ("CASE WHEN reported_usd IS NOT NULL THEN reported_usd "
-             "WHEN status IN ('ok', 'reserved') THEN COALESCE(estimated_usd, 0) ELSE 0 END")
-_IMAGES_SQL = "CASE WHEN status IN ('ok', 'reserved') THEN images ELSE 0 END"
+             "WHEN status IN ('ok', 'reserved') OR images > 0 THEN COALESCE(estimated_usd, 0) ELSE 0 END")
+_IMAGES_SQL = "images"
 
 
 class QuotaExceeded(Exception):
@@ -210,7 +212,8 @@ def reserve(db: Any, job_id: int | None, provider: str, model: str, count: int, 
     with db.atomic("IMMEDIATE"):  # takes the write lock before reading: the check and the insert are one
         _expire(db, now, running)
         if job_id is not None:
-            db.execute_sql(f"UPDATE usage_ledger SET status = 'cancelled' WHERE job_id = ? AND status = '{OPEN}'",
+            db.execute_sql(f"UPDATE usage_ledger SET status = 'cancelled', images = 0 "
+                           f"WHERE job_id = ? AND status = '{OPEN}'",
                            (job_id,))
         limits = quotas(db)
         allowed, name, reset = count, "", ""
@@ -244,10 +247,10 @@ def settle(db: Any, ledger_id: int, status: str, latency_ms: int | None = None,
             return
         reserved, estimate = int(row[0]), row[1]
         count = reserved if images is None else max(0, int(images))
-        if status != "ok":
-            count = 0  # nothing was delivered; the estimate stays for the record but counts for nothing
-        elif estimate is not None and reserved > 0 and count != reserved:
-            estimate = round(estimate * count / reserved, 6)
+        if status != "ok" and images is None:
+            count = 0  # nothing known to be delivered
+        if estimate is not None and reserved > 0 and count != reserved and (status == "ok" or count > 0):
+            estimate = round(estimate * count / reserved, 6)  # what was delivered, however the request ended
         db.execute_sql("UPDATE usage_ledger SET status = ?, images = ?, latency_ms = ?, estimated_usd = ?, "
                        "reported_usd = ?, reported_raw = ?, request_id = ? WHERE id = ?",
                        (status, count, latency_ms, estimate, reported_usd, reported_raw[:4000],

@@ -182,31 +182,12 @@ class JobService:
         return self._semaphores[provider]
 
     async def _run(self, job_id: int, request: ImageRequest, chain: Sequence[str]) -> None:
-        first = chain[0]
-        last_error: ProviderError | None = None
-        skipped: list[str] = []
+        await self._with_endings(job_id, self._run_chain(job_id, request, chain))
+
+    async def _with_endings(self, job_id: int, work: Awaitable[None]) -> None:
+        """Every way a job can end is journalled and announced the same way, fresh or resumed."""
         try:
-            for index, provider_id in enumerate(chain):
-                attempt = request if index == 0 else adapt_for(request, self.catalogue.get(provider_id))
-                if attempt is None:
-                    skipped.append(provider_id)
-                    continue
-                if index > 0:
-                    self._emit(job_id, "fallback", "pending", provider_id,
-                               message=f"{first} is unavailable; trying {provider_id}")
-                try:
-                    await self._attempt(job_id, attempt, fallback_from=first if index else "")
-                    return
-                except ProviderError as exc:
-                    last_error = exc
-                    if not exc.fallback_ok:
-                        raise  # authentication, moderation, invalid request: never hidden by a fallback
-                    log.info("job %s: %s failed (%s); trying the next provider", job_id, provider_id, exc.kind)
-            if last_error is None:
-                raise InvalidRequest("no provider in the chain can take this request", provider=first)
-            if skipped:
-                last_error.message += f" (fallback {', '.join(skipped)} cannot honour this request)"
-            raise last_error
+            await work
         except asyncio.CancelledError:
             self.journal.update(job_id, state="cancelled", error_kind="cancelled", error_message="cancelled")
             self._emit(job_id, "cancelled", "cancelled", message="cancelled")
@@ -215,11 +196,37 @@ class JobService:
             message = friendly_error(exc)
             self.journal.update(job_id, state="failed", error_kind=exc.kind, error_message=message)
             self._emit(job_id, "failed", "failed", exc.provider, message=message, error_kind=exc.kind)
-        except Exception as exc:  # a bug must fail the job visibly, never hang it
+        except Exception as exc:  # a bug must fail the job visibly, never hang it or leave it "running"
             log.exception("job %s crashed", job_id)
             self.journal.update(job_id, state="failed", error_kind="internal", error_message=str(exc)[:300])
             self._emit(job_id, "failed", "failed", message=f"internal error: {type(exc).__name__}",
                        error_kind="internal")
+
+    async def _run_chain(self, job_id: int, request: ImageRequest, chain: Sequence[str]) -> None:
+        first = chain[0]
+        last_error: ProviderError | None = None
+        skipped: list[str] = []
+        for index, provider_id in enumerate(chain):
+            attempt = request if index == 0 else adapt_for(request, self.catalogue.get(provider_id))
+            if attempt is None:
+                skipped.append(provider_id)
+                continue
+            if index > 0:
+                self._emit(job_id, "fallback", "pending", provider_id,
+                           message=f"{first} is unavailable; trying {provider_id}")
+            try:
+                await self._attempt(job_id, attempt, fallback_from=first if index else "")
+                return
+            except ProviderError as exc:
+                last_error = exc
+                if not exc.fallback_ok:
+                    raise  # authentication, moderation, invalid request, billed work: never hidden
+                log.info("job %s: %s failed (%s); trying the next provider", job_id, provider_id, exc.kind)
+        if last_error is None:
+            raise InvalidRequest("no provider in the chain can take this request", provider=first)
+        if skipped:
+            last_error.message += f" (fallback {', '.join(skipped)} cannot honour this request)"
+        raise last_error
 
     async def _attempt(self, job_id: int, request: ImageRequest, fallback_from: str) -> None:
         provider_id = request.provider
@@ -246,6 +253,7 @@ class JobService:
                        message=f"{what}; retrying in {delay:.0f} s (attempt {attempt + 1})")
 
         RETRY_LISTENER.set(on_retry)  # this task only: concurrent jobs keep their own listener
+        billed = False  # once a provider answered a request, it may have charged for it
         try:
             async with self._semaphore(provider_id):
                 provider = await self._get_provider(provider_id)
@@ -257,6 +265,7 @@ class JobService:
                 for call in calls:
                     try:
                         one = await self._one_call(job_id, provider, call, caps.typical_seconds)
+                        billed = True
                     except ProviderError as exc:
                         if result is not None:  # images already made are paid for: keep them, never fall back
                             exc.fallback_ok = False
@@ -274,14 +283,13 @@ class JobService:
             if shortfall:
                 raise QuotaBlocked(shortfall, provider=provider_id)
             self._complete(job_id, provider_id, len(result.images))
+        except ProviderError as exc:
+            if billed or self._handles.get(job_id) is not None:
+                exc.fallback_ok = False  # a request the provider took may be billed: never pay twice
+            raise
         except asyncio.CancelledError:
             outcome = "cancelled"
-            entry = self._handles.get(job_id)
-            if entry is not None and entry[0].supports_cancel:
-                try:
-                    await asyncio.shield(entry[0].cancel(entry[1]))
-                except (ProviderError, asyncio.CancelledError):
-                    pass
+            await self._cancel_at_provider(job_id)
             raise
         finally:
             if self.guard is not None and reservation is not None:
@@ -301,7 +309,18 @@ class JobService:
             return submitted
         self.journal.update(job_id, state="running", task_id=submitted.task_id, task=submitted.state)
         self._handles[job_id] = (provider, submitted)
-        return await self._poll(job_id, provider, submitted, typical_s)
+        result = await self._poll(job_id, provider, submitted, typical_s)
+        self._handles.pop(job_id, None)  # finished: a later cancel must not target this task
+        return result
+
+    async def _cancel_at_provider(self, job_id: int) -> None:
+        """On cancel, stop the provider's task where the API allows it (shielded: we are being cancelled)."""
+        entry = self._handles.get(job_id)
+        if entry is not None and entry[0].supports_cancel:
+            try:
+                await asyncio.shield(entry[0].cancel(entry[1]))
+            except (ProviderError, asyncio.CancelledError):
+                pass
 
     def _watch_progress(self, job_id: int, provider: Provider, typical_s: float) -> asyncio.Task[None] | None:
         """While a synchronous request is open, report the backend's own progress (A1111's /progress) so
@@ -345,8 +364,10 @@ class JobService:
             if status.state is TaskState.SUCCEEDED and status.result is not None:
                 return status.result
             if status.state is TaskState.FAILED:
-                raise status.error or InvalidRequest(status.message or "the task failed",
-                                                     provider=handle.provider)
+                error = status.error or InvalidRequest(status.message or "the task failed",
+                                                       provider=handle.provider)
+                error.fallback_ok = False  # the task ran (and may be billed): tell the user, do not resubmit
+                raise error
             if status.state is TaskState.CANCELLED:
                 raise Cancelled("the provider cancelled the task", provider=handle.provider)
             elapsed = time.monotonic() - started
@@ -357,24 +378,22 @@ class JobService:
             await self._sleep(interval)
 
     async def _resume_poll(self, record: JobRecord, request: ImageRequest, handle: TaskHandle) -> None:
+        await self._with_endings(record.id, self._follow_resumed(record, request, handle))
+
+    async def _follow_resumed(self, record: JobRecord, request: ImageRequest, handle: TaskHandle) -> None:
+        provider = await self._get_provider(handle.provider)
+        self._handles[record.id] = (provider, handle)
         try:
-            provider = await self._get_provider(handle.provider)
-            self._handles[record.id] = (provider, handle)
             self._emit(record.id, "started", "running", handle.provider, message="resumed")
             caps = self.catalogue.capabilities(handle.provider, handle.model)
             result = await self._poll(record.id, provider, handle, caps.typical_seconds if caps else 20.0)
-            await self._save_and_announce(record.id, dataclasses.replace(request, provider=handle.provider,
-                                                                         model=handle.model),
-                                          result, record.fallback_from)
-            self._complete(record.id, handle.provider, len(result.images))
         except asyncio.CancelledError:
-            self.journal.update(record.id, state="cancelled", error_kind="cancelled", error_message="cancelled")
-            self._emit(record.id, "cancelled", "cancelled")
+            await self._cancel_at_provider(record.id)
             raise
-        except ProviderError as exc:
-            message = friendly_error(exc)
-            self.journal.update(record.id, state="failed", error_kind=exc.kind, error_message=message)
-            self._emit(record.id, "failed", "failed", exc.provider, message=message, error_kind=exc.kind)
+        await self._save_and_announce(record.id, dataclasses.replace(request, provider=handle.provider,
+                                                                     model=handle.model),
+                                      result, record.fallback_from)
+        self._complete(record.id, handle.provider, len(result.images))
 
     async def _save_and_announce(self, job_id: int, request: ImageRequest, result: ImageResult,
                                  fallback_from: str) -> list[int]:
