@@ -29,10 +29,10 @@ class GalleryDragDropMixin:
 
     def _accepts(self: GalleryView, event: QDragEnterEvent | QDragMoveEvent) -> Qt.DropAction | None:
         mime = event.mimeData()
+        if decode_ids(mime):  # our own tiles (they also carry file URLs for other apps): never re-import
+            return Qt.DropAction.MoveAction if self.reorder_enabled and event.source() is self else None
         if mime.hasUrls() and any(u.isLocalFile() for u in mime.urls()):
             return Qt.DropAction.CopyAction
-        if self.reorder_enabled and event.source() is self and decode_ids(mime):
-            return Qt.DropAction.MoveAction
         return None
 
     def dragEnterEvent(self: GalleryView, event: QDragEnterEvent) -> None:
@@ -71,7 +71,7 @@ class GalleryDragDropMixin:
         mime = event.mimeData()
         self._drop_row = -1
         self.viewport().update()
-        if mime.hasUrls():
+        if mime.hasUrls() and not decode_ids(mime):
             paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
             if paths:
                 event.setDropAction(Qt.DropAction.CopyAction)

@@ -18,7 +18,7 @@ from enum import IntEnum
 from typing import Any, Protocol
 
 from PySide6.QtCore import (QAbstractListModel, QByteArray, QMimeData, QModelIndex, QObject,
-                            QPersistentModelIndex, Qt, QTimer, Signal)
+                            QPersistentModelIndex, Qt, QTimer, QUrl, Signal)
 
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.viewmodels.records import ImageQuery, ImageRow
@@ -284,7 +284,15 @@ class GalleryModel(QAbstractListModel):
 
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         rows = sorted({i.row() for i in indexes if i.isValid()})
-        return encode_ids([self._ids[r] for r in rows])
+        ids = [self._ids[r] for r in rows]
+        mime = encode_ids(ids)
+        # The files too, so images can be dragged out into an editor, a chat or the file manager.
+        missing = [i for i in ids if i not in self._rows]
+        found = {i: self._rows[i] for i in ids if i in self._rows}
+        if missing:
+            found.update(self.library.rows(missing))
+        mime.setUrls([QUrl.fromLocalFile(found[i].path) for i in ids if i in found])
+        return mime
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction

@@ -26,7 +26,7 @@ from desktop.ui.detail_panel import DetailPanel
 from desktop.ui.dialogs import pick_paths
 from desktop.ui.filter_bar import FilterBar
 from desktop.ui.gallery_menu import build_gallery_menu
-from desktop.ui.gallery_model import GalleryModel
+from desktop.ui.gallery_model import GalleryModel, decode_ids
 from desktop.ui.gallery_view import GalleryView
 from desktop.ui.generate_panel import GeneratePanel
 from desktop.ui.import_controller import IMAGE_FILTER, ImportController
@@ -346,12 +346,16 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
         return self.imports.start(paths, scope.name if scope.kind == "collection" else None)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
+        mime = event.mimeData()
+        if not decode_ids(mime) and mime.hasUrls() and any(u.isLocalFile() for u in mime.urls()):
+            event.acceptProposedAction()  # files from outside; our own tiles are not imported again
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
+        if decode_ids(event.mimeData()):
+            event.ignore()
+            return
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()

@@ -128,3 +128,29 @@ def test_grid_geometry_and_file_drop(qtbot, window, sample_folder, tmp_path: Pat
         view.dropEvent(event)
     assert blocker.args == [[extra]]
     qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=5000)
+
+
+def test_dragged_tiles_carry_their_files_for_other_apps(qtbot, window, sample_folder) -> None:
+    """Dragging tiles out gives other applications the image files; our own window does not re-import them."""
+    from pathlib import Path
+
+    from tests.desktop.ui.conftest import import_and_wait
+
+    import_and_wait(qtbot, window, [sample_folder])
+    model = window.model
+    mime = model.mimeData([model.index(0, 0), model.index(1, 0)])
+    files = [Path(u.toLocalFile()) for u in mime.urls()]
+    rows = window.library.rows(model.ids[:2])
+    assert files == [Path(rows[i].path) for i in model.ids[:2]] and all(f.is_file() for f in files)
+    assert window.view._accepts(_FakeDrag(mime, source=None)) is None  # not imported again
+
+
+class _FakeDrag:
+    def __init__(self, mime, source) -> None:  # type: ignore[no-untyped-def]
+        self._mime, self._source = mime, source
+
+    def mimeData(self):  # type: ignore[no-untyped-def]
+        return self._mime
+
+    def source(self):  # type: ignore[no-untyped-def]
+        return self._source
