@@ -70,6 +70,9 @@ class GenerationService:
                         seed=img.seed if img.seed is not None else request.seed,
                         revised_prompt=img.revised_prompt or "", cost_usd=c, request_id=result.request_id or "",
                         job_id=job_id, fallback_from=fallback_from, request=_request_json(request_meta, result),
+                        # The job's time, not the clock: the same provider bytes saved again after a crash
+                        # then embed identical metadata, hash the same and are recognised as a duplicate.
+                        created_at=record.created_at if record else None,
                         extra_params=_extra_params(request)))
             except BadImage as exc:
                 # Untrusted bytes: a provider's "image" that fails decoding never reaches the library.

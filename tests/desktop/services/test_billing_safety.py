@@ -158,3 +158,16 @@ async def test_a_bug_while_finishing_a_resumed_job_fails_it_instead_of_leaving_i
     await gen.jobs.resume()
     record = await gen.jobs.wait(job_id)
     assert record.state == "failed" and record.error_kind == "internal"
+
+
+async def test_resume_after_a_crash_between_saving_and_finishing_does_not_save_twice(services):
+    alpha = FakeProvider("alpha", asynchronous=True, polls_before_done=0)
+    gen = _gen(services, alpha=alpha)
+    job_id = gen.submit(req())
+    assert (await gen.jobs.wait(job_id)).images_saved == 1
+    gen.journal.update(job_id, state="running")  # the app died after saving, before marking success
+    alpha.counter = 1  # rewind the fake: polling the same task hands back the very same bytes
+    await gen.jobs.resume()
+    record = await gen.jobs.wait(job_id)
+    assert record.state == "succeeded" and record.images_saved == 1
+    assert services.library.library.count() == 1
