@@ -4,6 +4,7 @@ the moment it is known, so a restart resumes polling instead of paying twice."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ class JobRecord:
     created_at: float
     updated_at: float
     image_ids: list[int] = field(default_factory=list)
+    owner_pid: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ def _record(row: Job) -> JobRecord:
         error_kind=row.error_kind or "", error_message=row.error_message or "",
         images_saved=row.images_saved or 0, fallback_from=row.fallback_from or "",
         progress=row.progress or 0.0, created_at=row.created_at, updated_at=row.updated_at,
+        owner_pid=row.owner_pid,
     )
 
 
@@ -73,7 +76,8 @@ class JobJournal:
             row = Job.create(created_at=now, updated_at=now, state="pending", provider=chain[0],
                              model=request.get("model", ""), request_json=json.dumps(request),
                              count=count, task_id="", task_json="", provider_chain=json.dumps(chain),
-                             error_kind="", error_message="", images_saved=0, fallback_from="", progress=0.0)
+                             error_kind="", error_message="", images_saved=0, fallback_from="", progress=0.0,
+                             owner_pid=os.getpid())
         return int(row.id)
 
     def update(self, job_id: int, **fields: Any) -> None:
@@ -96,8 +100,27 @@ class JobJournal:
         row = Job.get_or_none(Job.id == job_id)
         return _record(row) if row else None
 
+    def claim(self, job_id: int) -> None:
+        """This process now runs the job (it resumed it)."""
+        self.update(job_id, owner_pid=os.getpid())
+
     def unfinished(self) -> list[JobRecord]:
         return [_record(r) for r in Job.select().where(Job.state.in_(UNFINISHED)).order_by(Job.id)]
 
     def recent(self, limit: int = 200) -> list[JobRecord]:
         return [_record(r) for r in Job.select().order_by(Job.id.desc()).limit(limit)]
+
+
+def owner_alive(record: JobRecord) -> bool:
+    """Is the job run by another live process on this machine? (POSIX signal 0 probes without touching it;
+    elsewhere, and for jobs from before schema v3, we cannot tell and treat the owner as gone.)"""
+    pid = record.owner_pid
+    if not pid or pid == os.getpid() or os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

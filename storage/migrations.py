@@ -165,7 +165,11 @@ _V2_JOBS_USAGE_SETTINGS = (
     "CREATE TABLE app_setting (key TEXT NOT NULL PRIMARY KEY, value_json TEXT NOT NULL)",
 )
 
-MIGRATIONS: tuple[Sequence[str], ...] = (_V1_LIBRARY, _V2_JOBS_USAGE_SETTINGS)
+# v3: which process runs a job, so a second process (the CLI's `resume` next to the window, a second
+# window) never takes over, re-submits or double-saves a job that is alive elsewhere.
+_V3_JOB_OWNER: Sequence[str] = ("ALTER TABLE job ADD COLUMN owner_pid INTEGER",)
+
+MIGRATIONS: tuple[Sequence[str], ...] = (_V1_LIBRARY, _V2_JOBS_USAGE_SETTINGS, _V3_JOB_OWNER)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

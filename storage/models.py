@@ -95,6 +95,7 @@ class Job(BaseModel):
     images_saved = IntegerField(default=0)
     fallback_from = TextField(default="")
     progress = FloatField(null=True)
+    owner_pid = IntegerField(null=True)  # the process running the job (schema v3)
 
 
 class UsageLedger(BaseModel):

@@ -30,7 +30,7 @@ from providers.catalogue import Catalogue
 from providers.policy import RETRY_LISTENER
 from providers.validation import adapt_for, check
 from desktop.services.job_records import friendly_error, journal_meta, request_from_record
-from storage.journal import JobJournal, JobRecord
+from storage.journal import JobJournal, JobRecord, owner_alive
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,10 @@ class JobService:
         for record in self.journal.unfinished():
             if record.id in self._tasks:
                 continue
+            if owner_alive(record):
+                log.info("job %s is being run by process %s; not resuming it here", record.id, record.owner_pid)
+                continue
+            self.journal.claim(record.id)
             request = request_from_record(record)
             if record.state == "running" and record.task_id:
                 handle = TaskHandle(record.provider, record.task_id, record.model, record.task)

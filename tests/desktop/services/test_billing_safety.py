@@ -171,3 +171,32 @@ async def test_resume_after_a_crash_between_saving_and_finishing_does_not_save_t
     record = await gen.jobs.wait(job_id)
     assert record.state == "succeeded" and record.images_saved == 1
     assert services.library.library.count() == 1
+
+
+@pytest.mark.skipif(__import__("os").name != "posix", reason="process liveness is probed with POSIX signal 0")
+async def test_resume_leaves_jobs_of_a_live_process_alone_and_takes_over_once_it_is_gone(services):
+    import subprocess
+    import sys
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        journal = JobJournal(services.db)
+        pending = journal.create(req(prompt="queued in the window").to_metadata(), ["alpha"], 1)
+        running = journal.create(req(prompt="polled by the window").to_metadata(), ["alpha"], 1)
+        journal.update(running, state="running", task_id="task-5", task={"count": 1})
+        for job_id in (pending, running):
+            journal.update(job_id, owner_pid=other.pid)  # another process (the window) runs these
+        alpha = FakeProvider("alpha", asynchronous=True, polls_before_done=0)
+        gen = _gen(services, alpha=alpha)
+        assert await gen.jobs.resume() == []  # neither re-submitted nor polled twice
+        assert alpha.submitted == [] and alpha.polled == 0
+        other.kill()
+        other.wait()
+        resumed = await gen.jobs.resume()  # the owner died: now this process finishes them
+        assert sorted(resumed) == sorted([pending, running])
+        for job_id in resumed:
+            assert (await gen.jobs.wait(job_id)).state == "succeeded"
+        assert len(alpha.submitted) == 1  # only the job that never left is submitted
+    finally:
+        if other.poll() is None:
+            other.kill()
