@@ -32,6 +32,7 @@ class ProviderFactory:
         self._timeout = timeout_s
         self._adapter_kwargs = dict(adapter_kwargs or {})
         self._cache: dict[str, Provider] = {}
+        self._retired: list[Provider] = []
         self._lock = asyncio.Lock()
 
     async def _key(self, provider_id: str) -> str | None:
@@ -64,15 +65,17 @@ class ProviderFactory:
             return provider
 
     async def forget(self, provider_id: str) -> None:
-        """Drop a cached adapter (its key or base URL changed)."""
+        """Drop a cached adapter (its key or base URL changed). New jobs get a fresh one; the old one is
+        closed only at exit, because a request it is serving may already be paid for."""
         async with self._lock:
             provider = self._cache.pop(provider_id, None)
         if provider is not None:
-            await provider.aclose()
+            self._retired.append(provider)
 
     async def aclose(self) -> None:
-        providers = list(self._cache.values())
+        providers = list(self._cache.values()) + self._retired
         self._cache.clear()
+        self._retired.clear()
         await asyncio.gather(*(p.aclose() for p in providers), return_exceptions=True)
 
 

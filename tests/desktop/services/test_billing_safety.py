@@ -200,3 +200,29 @@ async def test_resume_leaves_jobs_of_a_live_process_alone_and_takes_over_once_it
     finally:
         if other.poll() is None:
             other.kill()
+
+
+async def test_a_key_change_does_not_cut_off_a_request_in_flight():
+    """ProviderFactory.forget (after a key change) leaves the old adapter serving its paid request."""
+    from desktop.services.provider_factory import ProviderFactory
+    from providers.catalogue import Catalogue as RealCatalogue
+    from tests.fakes.servers.base import Reply
+    from tests.fakes.servers.openai_fake import OpenAIFake
+
+    fake = OpenAIFake().start()
+    try:
+        factory = ProviderFactory(RealCatalogue.load(), None, env={"OPENAI_API_KEY": fake.key,
+                                                                     "IMAGES_STUDIO_OPENAI_BASE_URL": fake.base_url})
+        provider = await factory.get("openai")
+        fake.fault("generations", Reply(200, {"data": [{"b64_json": __import__("base64").b64encode(
+            colored_png(3)).decode()}]}, delay_s=0.4))
+        request = ImageRequest(prompt="a lamp", provider="openai", model="gpt-image-2")
+        call = asyncio.ensure_future(provider.submit(request))
+        await asyncio.sleep(0.1)
+        await factory.forget("openai")  # the user saved a new key while the request was open
+        result = await call
+        assert len(result.images) == 1 and fake.calls("/v1/images/generations")
+        assert await factory.get("openai") is not provider  # new jobs use the new key
+        await factory.aclose()
+    finally:
+        fake.stop()
