@@ -1,7 +1,7 @@
 """Which adapter serves which provider id, and where its base URL and key come from.
 
-Base URL: settings override, else `IMAGES_STUDIO_<PROVIDER>_BASE_URL` (and `OPENAI_BASE_URL` for OpenAI),
-else the catalogue default. Key: passed in by the caller (from the keychain), else the provider's usual
+Base URL: `IMAGES_STUDIO_<PROVIDER>_BASE_URL` (and `OPENAI_BASE_URL` for OpenAI) when set, else the
+settings override, else the catalogue default (the environment wins so a script or test can always redirect). Key: passed in by the caller (from the keychain), else the provider's usual
 environment variable. The key never leaves the ProviderConfig it is put in.
 """
 
