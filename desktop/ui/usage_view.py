@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QHBoxLayout
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop.asyncqt import run_dialog
-from desktop.services.money import MoneyService
-from storage import quotas as q
+from desktop.viewmodels.money import MoneyViewModel
+from desktop.viewmodels.records import LedgerRow, UsageTotal
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 PERIODS = (("Last 7 days", 7), ("Last 30 days", 30), ("This month", 0), ("Last 12 months", 365))
@@ -32,12 +32,12 @@ def _days(since: float, now: float) -> list[date]:
 
 
 class UsageView(QWidget):
-    def __init__(self, money: MoneyService, spawn: Spawn, parent: QWidget | None = None,
+    def __init__(self, money: MoneyViewModel, spawn: Spawn, parent: QWidget | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(parent)
         self.setObjectName("usageView")
         self.money, self.spawn, self.clock = money, spawn, clock
-        self.rows: list[q.LedgerRow] = []
+        self.rows: list[LedgerRow] = []
         self.axis_title = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
@@ -127,15 +127,15 @@ class UsageView(QWidget):
     def since(self) -> float:
         now = self.clock()
         days = int(self.period.currentData())
-        return q.month_start(now) if days == 0 else q.days_back(now, days - 1)
+        return self.money.period_start(now, days)
 
     def refresh(self) -> None:
         self.rows = self.money.usage(self.since())
         self._draw_chart()
         self._fill_table()
         self._fill_totals()
-        total = q.summarize(self.rows, ())
-        t = total[0] if total else q.UsageTotal(())
+        total = self.money.summarize(self.rows, ())
+        t = total[0] if total else UsageTotal(())
         self.totals.setText(f"<b>${t.usd:,.2f}</b> · {t.images} images · {t.requests} requests"
                             + (f" · {t.failed} failed" if t.failed else ""))
 
@@ -148,7 +148,7 @@ class UsageView(QWidget):
         keys = list(dict.fromkeys(d.strftime("%Y-%m") if monthly else d.isoformat() for d in days))
         index = {k: i for i, k in enumerate(keys)}
         values: dict[str, list[float]] = {}
-        for total in q.summarize(self.rows, ("day", "provider")):
+        for total in self.money.summarize(self.rows, ("day", "provider")):
             day, provider = total.key
             bucket = index.get(day[:7] if monthly else day)
             if bucket is not None:
@@ -168,7 +168,7 @@ class UsageView(QWidget):
         self.chart.setTitle("Spend per day (USD)" if spend else "Images per day")
         series = QStackedBarSeries()
         names = self.money.names()
-        order = [p for p in self.money.catalogue.ids() if p in values] + sorted(set(values) - set(names))
+        order = [p for p in self.money.provider_ids() if p in values] + sorted(set(values) - set(names))
         for i, provider in enumerate(order):
             bar_set = QBarSet(names.get(provider, provider))
             bar_set.append(values[provider])
@@ -213,7 +213,7 @@ class UsageView(QWidget):
 
     def _fill_totals(self) -> None:
         names = self.money.names()
-        totals = q.summarize(self.rows, ("provider",))
+        totals = self.money.summarize(self.rows, ("provider",))
         totals.sort(key=lambda t: -t.usd)
         self.by_provider.setRowCount(len(totals))
         for r, t in enumerate(totals):
@@ -228,7 +228,7 @@ class UsageView(QWidget):
         self.by_provider.setFixedHeight(height)
 
     # -- export ---------------------------------------------------------------------------------------
-    async def export_csv(self, path: Path, rows: Sequence[q.LedgerRow] | None = None) -> Path:
+    async def export_csv(self, path: Path, rows: Sequence[LedgerRow] | None = None) -> Path:
         text = self.money.csv(self.rows if rows is None else rows)
         await asyncio.to_thread(Path(path).write_text, text, encoding="utf-8", newline="")
         return Path(path)

@@ -15,15 +15,14 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMenu
 
 from desktop.asyncqt import TaskRunner
-from desktop.services.container import AppServices
-from desktop.services.wiring import attach_generation
 from desktop.ui.generate.history import PromptHistory
 from desktop.ui.generate.jobs_model import JobsModel
 from desktop.ui.generate.parameters_panel import GenerationPanel
 from desktop.ui.generate.queue_view import QueueView, queue_title
 from desktop.ui.generate.reuse import RequestedActual, ReuseBar, add_reuse_menu, reused_from
-from desktop.ui.generate.viewmodel import GenerateViewModel
-from storage.records import ImageRow
+from desktop.viewmodels.generation import GenerateViewModel
+from desktop.viewmodels.generation_wiring import GenerationServices, build_generation_viewmodels
+from desktop.viewmodels.records import ImageRow
 
 __all__ = ["GenerationUI", "install_generation_ui"]
 
@@ -40,29 +39,23 @@ class GenerationUI:
     requested: RequestedActual | None = None
 
 
-def install_generation_ui(window: Any, services: AppServices, runner: TaskRunner, *,
+def install_generation_ui(window: Any, services: GenerationServices, runner: TaskRunner, *,
                           refresh: bool = True) -> GenerationUI:
     """Wire generation into a built MainWindow. `refresh=False` skips the start-up key check and local
     backend probe (callers that run it themselves)."""
-    generation = services.extras.get("generation") or attach_generation(services)
-    library = services.library
+    models = build_generation_viewmodels(services, parent=window)
+    vm, library = models.generate, models.library
     report = getattr(window, "report_error", None)
-    vm = GenerateViewModel(generation, library.library, services.extras.get("secrets"), parent=window,
-                           found_local=lambda: services.extras.get("local_backends") or {})
     history = PromptHistory()
-    history.load(generation, library)
+    history.load(library)
     panel = GenerationPanel(vm, runner, history, on_error=report)
     _replace_placeholder(window, panel)
 
-    jobs = JobsModel(generation, parent=window)
+    jobs = JobsModel(models.queue, parent=window)
     vm.jobEvent.connect(jobs.on_event)
     jobs.load_history()
 
-    def thumb_path(image_id: int) -> str | None:
-        row = library.get(image_id)
-        return row.thumb_path if row is not None and row.thumb_path else (row.path if row else None)
-
-    queue = QueueView(jobs, runner, thumb_path, on_error=report)
+    queue = QueueView(jobs, runner, library.thumb_path, on_error=report)
     dock = QDockWidget("Queue", window)
     dock.setObjectName("queueDock")
     dock.setWidget(queue)
@@ -91,7 +84,7 @@ def install_generation_ui(window: Any, services: AppServices, runner: TaskRunner
     hooks = window.gallery_menu_hooks
     if hooks is not None:
         def reuse_menu(menu: QMenu, ids: list[int]) -> None:
-            row = library.get(ids[0]) if len(ids) == 1 else None
+            row = library.image(ids[0]) if len(ids) == 1 else None
             if row is not None:
                 add_reuse_menu(menu, row, apply_reuse)
 
@@ -100,9 +93,8 @@ def install_generation_ui(window: Any, services: AppServices, runner: TaskRunner
     detail = getattr(window, "detail", None)
     extensions = getattr(detail, "extensions", None)
     if detail is not None and extensions is not None:
-        names = {info.id: info.name for info in services.catalogue.all()}
         ui.reuse_bar = ReuseBar(apply_reuse)
-        ui.requested = RequestedActual(library.image_meta, names)
+        ui.requested = RequestedActual(library.image_meta, models.provider_names)
         extensions.addWidget(ui.reuse_bar)
         extensions.addWidget(ui.requested)
         detail.rowShown.connect(ui.reuse_bar.show_row)

@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
-from desktop.ui.generate.form import SEED_MODES, Option
+from desktop.viewmodels.generation_form import SEED_MODES, Option
 
 SEED_LABELS = {"random": "Random", "fixed": "Fixed", "increment": "Increment"}
 

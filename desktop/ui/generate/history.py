@@ -11,9 +11,7 @@ from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from desktop.services.generation import GenerationService
-from desktop.services.library import LibraryService
-from storage.records import ImageQuery
+from desktop.viewmodels.generation_queue import GenerationLibrary
 
 MAX_PROMPTS = 500
 
@@ -24,12 +22,9 @@ class PromptHistory:
     def __init__(self) -> None:
         self.prompts: list[str] = []
 
-    def load(self, generation: GenerationService, library: LibraryService, limit: int = MAX_PROMPTS) -> None:
-        jobs = [(r.created_at, str(r.request.get("prompt", ""))) for r in generation.journal.recent(limit)]
-        images = [(r.created_at, r.prompt) for r in library.library.list(ImageQuery(), limit=limit)]
-        merged = sorted(jobs + images, key=lambda pair: pair[0], reverse=True)
+    def load(self, source: GenerationLibrary, limit: int = MAX_PROMPTS) -> None:
         self.prompts = []
-        self.extend(p for _, p in merged)
+        self.extend(source.past_prompts(limit))
 
     def extend(self, prompts: Iterable[str]) -> None:
         seen = {p.strip().casefold() for p in self.prompts}

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.services.generation import GenerationService
-from desktop.services.jobs import JobEvent
-from storage.journal import JobRecord
+from desktop.viewmodels.generation_queue import QueueViewModel
+from desktop.viewmodels.records import JobEvent, JobRecord
 
 # JobService / journal states -> the five the queue shows.
 STATE_GROUP = {
@@ -58,21 +57,20 @@ class JobsModel(QObject):
     changed = Signal(int)
     removed = Signal(int)
 
-    def __init__(self, generation: GenerationService, parent: QObject | None = None) -> None:
+    def __init__(self, queue: QueueViewModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.generation = generation
+        self.queue = queue
         self.items: dict[int, JobItem] = {}
 
     def load_history(self, limit: int = 30) -> None:
         """Recent jobs from the journal, so the queue also says what happened before a restart."""
-        for record in reversed(self.generation.journal.recent(limit)):
+        for record in reversed(self.queue.recent_jobs(limit)):
             if record.id not in self.items:
                 self.items[record.id] = self._from_record(record)
                 self.added.emit(record.id)
 
     def _from_record(self, record: JobRecord) -> JobItem:
-        caps = self.generation.catalogue.capabilities(record.provider, record.model) \
-            if record.provider in self.generation.catalogue else None
+        caps = self.queue.capabilities(record.provider, record.model)
         return JobItem(record.id, str(record.request.get("prompt", "")), record.provider, record.model,
                        record.count, STATE_GROUP.get(record.state, "failed"),
                        progress=record.progress or None, typical_s=caps.typical_seconds if caps else 20.0,
@@ -82,7 +80,7 @@ class JobsModel(QObject):
     def on_event(self, event: JobEvent) -> None:
         item = self.items.get(event.job_id)
         if item is None:
-            record = self.generation.journal.get(event.job_id)
+            record = self.queue.job(event.job_id)
             if record is None:
                 return
             item = self._from_record(record)
@@ -94,10 +92,10 @@ class JobsModel(QObject):
             item.provider = event.provider or item.provider
             item.started_at = time.monotonic()
             item.message = "resumed after restart" if event.message == "resumed" else ""
-            record = self.generation.journal.get(item.job_id)
+            record = self.queue.job(item.job_id)
             if record is not None:
                 item.model = record.model or item.model
-                caps = self.generation.catalogue.capabilities(item.provider, item.model)
+                caps = self.queue.capabilities(item.provider, item.model)
                 item.typical_s = caps.typical_seconds if caps else item.typical_s
         elif kind == "progress":
             item.state = "running"
@@ -133,7 +131,7 @@ class JobsModel(QObject):
 
     # -- commands -----------------------------------------------------------------------------------------
     def cancel(self, job_id: int) -> str:
-        note = self.generation.jobs.cancel(job_id)
+        note = self.queue.cancel(job_id)
         item = self.items.get(job_id)
         if item is not None:
             item.note = note
@@ -141,13 +139,13 @@ class JobsModel(QObject):
         return note
 
     def cancel_all(self) -> int:
-        active = [i for i in self.items.values() if not i.finished and i.job_id in self.generation.jobs.running]
+        active = [i for i in self.items.values() if not i.finished and self.queue.is_running(i.job_id)]
         for item in active:
             self.cancel(item.job_id)
         return len(active)
 
     def retry(self, job_id: int) -> int:
-        return self.generation.jobs.retry(job_id)
+        return self.queue.retry(job_id)
 
     def clear_finished(self) -> None:
         for job_id in [i.job_id for i in self.items.values() if i.finished]:

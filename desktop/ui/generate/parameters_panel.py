@@ -16,11 +16,11 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLab
 from desktop.asyncqt import TaskRunner
 from desktop.ui.dialogs import confirm
 from desktop.ui.generate.fields import Field, SeedControl, fill_combo, select
-from desktop.ui.generate.form import CUSTOM, Option
 from desktop.ui.generate.history import HistoryPopup, PromptHistory
 from desktop.ui.generate.init_image import InitImagePicker
-from desktop.ui.generate.viewmodel import GenerateViewModel
 from desktop.ui.icons import icon
+from desktop.viewmodels.generation import GenerateViewModel
+from desktop.viewmodels.generation_form import CUSTOM, Option
 
 COLUMNS = 4  # at most; fewer when the panel is too narrow for four fields side by side
 COLUMN_STRETCH = (3, 4, 4, 2)

@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
-from desktop.ui.generate.form import Reused
-from storage.records import ImageRow
+from desktop.viewmodels.generation_form import Reused
+from desktop.viewmodels.records import ImageRow
 
 REUSE_CHOICES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("reuseAll", "All parameters", ("all",)),

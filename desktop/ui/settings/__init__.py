@@ -14,10 +14,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
 
 from desktop.asyncqt import run_dialog
-from desktop.services.money import estimate, format_usd, needs_confirmation
-from desktop.services.wiring import MoneyServices, attach_money
 from desktop.ui.settings.dialog import SettingsDialog
 from desktop.ui.usage_view import UsageView
+from desktop.viewmodels.money import MoneyViewModels, build_money_viewmodels, format_usd, needs_confirmation
 from providers.base import ImageRequest
 
 
@@ -26,7 +25,7 @@ class MoneyUi:
     """What install_money_ui added (kept on the window as `money_ui`, so nothing is garbage-collected)."""
 
     window: QMainWindow
-    bundle: MoneyServices
+    bundle: MoneyViewModels
     runner: Any
     actions: dict[str, QAction] = field(default_factory=dict)
     settings: SettingsDialog | None = None
@@ -106,7 +105,7 @@ def _menu(window: QMainWindow, title: str) -> QMenu:
 
 def install_money_ui(window: QMainWindow, services: Any, runner: Any) -> None:
     """Add Tools ▸ Settings… (Ctrl+,) and Tools ▸ Usage and costs (Ctrl+Shift+U) to `window`."""
-    ui = MoneyUi(window, attach_money(services), runner)
+    ui = MoneyUi(window, build_money_viewmodels(services), runner)
     tools = _menu(window, "Tools")
     for key, text, shortcut, handler in (
             ("settings", "Settings…", "Ctrl+,", lambda: ui.open_settings()),
@@ -120,13 +119,13 @@ def install_money_ui(window: QMainWindow, services: Any, runner: Any) -> None:
         window.addAction(action)  # shortcuts work wherever the focus is in the window
         tools.addAction(action)
         ui.actions[key] = action
-    ui.bundle.generation.jobs.events.subscribe(ui._on_job_event)
+    ui.bundle.subscribe_job_events(ui._on_job_event)
     window.money_ui = ui  # type: ignore[attr-defined]
 
 
-async def confirm_cost(parent: QWidget, request: ImageRequest, bundle: MoneyServices) -> bool:
+async def confirm_cost(parent: QWidget, request: ImageRequest, bundle: MoneyViewModels) -> bool:
     """For the Generate button: True when the run may go ahead (under the threshold, or the user agreed)."""
-    cost = estimate(request, bundle.money.catalogue)
+    cost = bundle.money.estimate(request)
     threshold = bundle.money.confirm_threshold()
     if not needs_confirmation(cost, threshold):
         return True

@@ -13,23 +13,23 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFrame, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QStackedWidget, QVBoxLayout, QWidget)
 
-from desktop.services.wiring import MoneyServices
 from desktop.ui.settings.general_page import GeneralPage
 from desktop.ui.settings.provider_page import ProviderPage
 from desktop.ui.settings.quotas_page import QuotasPage
+from desktop.viewmodels.money import MoneyViewModels
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, bundle: MoneyServices, spawn: Spawn, parent: QWidget | None = None) -> None:
+    def __init__(self, bundle: MoneyViewModels, spawn: Spawn, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.resize(920, 660)
         self.bundle = bundle
         self.spawn = spawn
-        catalogue = bundle.money.catalogue
+        providers = bundle.money.providers()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 12)
         body = QHBoxLayout()
@@ -54,12 +54,12 @@ class SettingsDialog(QDialog):
 
         self.provider_pages: dict[str, ProviderPage] = {}
         self._section("PROVIDERS")
-        for info in catalogue.all():
-            page = ProviderPage(info, bundle.keys, bundle.money.settings, spawn, self._provider_changed)
+        for info in providers:
+            page = ProviderPage(info, bundle.keys, bundle.money, spawn, self._provider_changed)
             self.provider_pages[info.id] = page
             self._add(info.name, page)
         self._section("SPENDING")
-        paid = [i.id for i in catalogue.all() if not i.local and any((m.price_usd or 0) > 0 for m in i.models)]
+        paid = [i.id for i in providers if not i.local and any((m.price_usd or 0) > 0 for m in i.models)]
         self.quotas = QuotasPage(bundle.money, paid)
         self._add("Quotas", self.quotas)
         self.general = GeneralPage(bundle.money)
@@ -114,9 +114,7 @@ class SettingsDialog(QDialog):
                 page.show_status(status)
 
     async def _provider_changed(self, provider: str) -> None:
-        factory = self.bundle.keys.factory
-        if factory is not None:
-            await factory.forget(provider)
+        await self.bundle.keys.forget_adapter(provider)
 
     async def apply(self) -> bool:
         """Save every page's settings (keys are saved by their own buttons)."""

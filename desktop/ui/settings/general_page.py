@@ -6,12 +6,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
-from desktop.services.money import MoneyService
 from desktop.ui.settings.provider_page import page_title
+from desktop.viewmodels.money import MoneyViewModel
 
 
 class GeneralPage(QWidget):
-    def __init__(self, money: MoneyService, parent: QWidget | None = None) -> None:
+    def __init__(self, money: MoneyViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("generalPage")
         self.money = money
@@ -79,7 +79,7 @@ class GeneralPage(QWidget):
         chosen = self.money.fallback_order()
         names = self.money.names()
         self.fallback.clear()
-        for provider in chosen + [p for p in self.money.catalogue.ids() if p not in chosen]:
+        for provider in chosen + [p for p in self.money.provider_ids() if p not in chosen]:
             item = QListWidgetItem(names.get(provider, provider))
             item.setData(Qt.ItemDataRole.UserRole, provider)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)

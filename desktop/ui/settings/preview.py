@@ -83,6 +83,7 @@ async def run(args: argparse.Namespace) -> int:
     from desktop.services.keys import KeyService
     from desktop.services.container import build_services
     from desktop.ui.settings import install_money_ui
+    from desktop.viewmodels.money import KeysViewModel
     from storage import quotas as q
     from storage.paths import AppPaths
     from storage.secrets import SecretStore
@@ -138,7 +139,8 @@ async def run(args: argparse.Namespace) -> int:
         dialog.close()
         keyring.set_keyring(fail.Keyring())  # what a headless Linux box without a keyring daemon shows
         # A fresh SecretStore: a store resolves its backend once, on first use.
-        ui.bundle = dataclasses.replace(ui.bundle, keys=KeyService(SecretStore(), services.catalogue))
+        keys = KeysViewModel(KeyService(SecretStore(), services.catalogue))
+        ui.bundle = dataclasses.replace(ui.bundle, keys=keys)
         ui.settings = None
         dialog = ui.open_settings("kie")
         await _settle()
@@ -147,7 +149,7 @@ async def run(args: argparse.Namespace) -> int:
         for widget in (dialog, usage, window):
             widget.close()
         await runner.cancel_all()
-        await ui.bundle.generation.aclose()
+        await services.extras["generation"].aclose()
     finally:
         if fake is not None:
             fake.stop()

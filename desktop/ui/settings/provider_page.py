@@ -17,10 +17,10 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from desktop.services.keys import KeyService, KeyStatus, KeyTest
 from providers.catalogue import ProviderInfo
+from desktop.viewmodels.money import KeysViewModel, MoneyViewModel
+from desktop.viewmodels.records import KeyStatus, KeyTest, ProviderSettings
 from providers.registry import base_url_env_names
-from storage.prefs import ProviderSettings
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -70,7 +70,7 @@ def page_title(text: str, subtitle: str = "") -> QWidget:
 
 
 class ProviderPage(QWidget):
-    def __init__(self, info: ProviderInfo, keys: KeyService, library: Any, spawn: Spawn,
+    def __init__(self, info: ProviderInfo, keys: KeysViewModel, library: MoneyViewModel, spawn: Spawn,
                  on_settings_changed: Callable[[str], Coroutine[Any, Any, Any]] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)

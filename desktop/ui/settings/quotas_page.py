@@ -7,9 +7,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFrame, QGridLayout, QLabel, QProgressBar,
                                QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from desktop.services.money import MoneyService, QuotaView
 from desktop.ui.settings.provider_page import page_title
-from storage import quotas as q
+from desktop.viewmodels.money import GLOBAL, MoneyViewModel
+from desktop.viewmodels.records import QuotaLimits, QuotaView
 
 NO_LIMIT = "No limit"
 # (field in QuotaLimits, field in consumption, label, money?)
@@ -53,7 +53,7 @@ class QuotaRow:
         font.setBold(True)
         title.setFont(font)
         grid.addWidget(title, row, 0, 1, 3)
-        names = FIELDS if view.provider != q.GLOBAL else FIELDS[2:]  # the global cap is a monthly budget
+        names = FIELDS if view.provider != GLOBAL else FIELDS[2:]  # the global cap is a monthly budget
         for i, (field, _used, label, money) in enumerate(names, start=1):
             spin = _spin(money)
             spin.setObjectName(f"quota_{view.provider}_{field}")
@@ -111,7 +111,7 @@ class QuotaRow:
 
 
 class QuotasPage(QWidget):
-    def __init__(self, money: MoneyService, providers: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, money: MoneyViewModel, providers: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("quotasPage")
         self.money = money
@@ -134,11 +134,11 @@ class QuotasPage(QWidget):
         row = 0
         views = money.quota_views(providers)
         # The global budget first: it is the one cap that covers everything.
-        for view in sorted(views, key=lambda v: v.provider != q.GLOBAL):
+        for view in sorted(views, key=lambda v: v.provider != GLOBAL):
             quota_row = QuotaRow(view, self.grid, row)
             self.rows[view.provider] = quota_row
             row += quota_row.rows
-            if view.provider == q.GLOBAL:
+            if view.provider == GLOBAL:
                 line = QFrame()
                 line.setFrameShape(QFrame.Shape.HLine)
                 line.setFrameShadow(QFrame.Shadow.Sunken)
@@ -157,10 +157,10 @@ class QuotasPage(QWidget):
 
     def apply(self) -> bool:
         changed = False
-        current = q.quotas(self.money.db)
+        current = self.money.quota_limits()
         for provider, row in self.rows.items():
             limits = row.limits()
-            before = current.get(provider, q.QuotaLimits(provider)).to_json()
+            before = current.get(provider, QuotaLimits(provider)).to_json()
             if any(before[k] != v for k, v in limits.items()):
                 self.money.set_quota(provider, **limits)  # type: ignore[arg-type]
                 changed = True

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop.ui.generate import form as F
+from desktop.viewmodels import generation_form as F
 from providers.catalogue import Catalogue
 from tests.desktop.ui.gen_fixtures import gen_window, pollinations  # noqa: F401
 
@@ -77,8 +77,9 @@ def test_increment_seed_and_queue_history_after_restart(qtbot, gen_window, polli
     qtbot.waitUntil(lambda: ui.jobs.items[job_id].state == "done", timeout=3000)
 
     from desktop.ui.generate.jobs_model import JobsModel
+    from desktop.viewmodels.generation_queue import QueueViewModel
 
-    fresh = JobsModel(services.extras["generation"])
+    fresh = JobsModel(QueueViewModel(services.extras["generation"]))
     fresh.load_history()
     assert fresh.items[job_id].state == "done" and fresh.items[job_id].saved == 2
     assert fresh.items[job_id].prompt == "a lantern"

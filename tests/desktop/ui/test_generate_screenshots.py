@@ -94,7 +94,7 @@ def test_queue_in_several_states(qtbot, gen_window, tmp_path: Path) -> None:
     colours = [((30, 60, 120), (240, 140, 60)), ((20, 90, 80), (200, 220, 140)), ((80, 30, 90), (250, 120, 150))]
     import_and_wait(qtbot, win, [_gradient(folder / f"{i}.png", a, b) for i, (a, b) in enumerate(colours)])
     image_ids = sorted(win.model.ids)
-    journal = ui.jobs.generation.journal
+    journal = ui.vm.generation.journal
 
     def job(prompt: str, provider: str, model: str, count: int) -> int:
         return journal.create({"prompt": prompt, "provider": provider, "model": model, "count": count},

@@ -19,7 +19,7 @@ QUOTA = ("stability: Stability AI images per day (1) allows only 1 of 4 images; 
 
 
 def _job(ui, prompt: str, count: int = 4) -> int:  # type: ignore[no-untyped-def]
-    return ui.jobs.generation.journal.create({"prompt": prompt, "provider": "stability",
+    return ui.vm.generation.journal.create({"prompt": prompt, "provider": "stability",
                                               "model": "stable-image-core", "count": count}, ["stability"], count)
 
 

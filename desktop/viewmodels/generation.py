@@ -18,8 +18,8 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.services.generation import GenerationService
 from desktop.services.jobs import JobEvent
-from desktop.ui.generate import form as F
-from desktop.ui.generate.form import FormState
+from desktop.viewmodels import generation_form as F
+from desktop.viewmodels.generation_form import FormState
 from providers.base import ImageRequest, ProviderError
 from providers.catalogue import Capabilities, ProviderInfo
 from providers.registry import base_url_env_names
