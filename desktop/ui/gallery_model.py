@@ -165,6 +165,35 @@ class GalleryModel(QAbstractListModel):
         self._set_ids(list(result), reset)  # type: ignore[call-overload]
         self.searchFinished.emit()
 
+    def add_newest(self, image_ids: Sequence[int]) -> bool:
+        """Put images that just arrived at the top without re-listing the library, when that is certainly
+        where they belong: the plain newest-first view, and none older than the current first tile. A
+        generation streaming into a 100k library then costs one insert, not a 100k re-query and diff.
+        False (the caller re-queries) for anything else: filters, search, other sorts, imports of old files."""
+        q = self._query
+        plain = (q.sort == "newest" and not q.search.strip() and not q.favorites and not q.min_rating
+                 and not q.provider and not q.collection and q.date_from is None and q.date_to is None
+                 and not q.trashed and q.include_rejected)
+        new = list(dict.fromkeys(image_ids))
+        if not plain or self.searching or not new:
+            return False
+        if self._ids and min(new) <= max(self._ids):
+            return False  # may already be shown (a duplicate re-added): let the re-query decide
+        rows = self.library.rows(new + self._ids[:1])
+        if any(i not in rows for i in new):
+            return False
+        if self._ids:
+            top = rows.get(self._ids[0])
+            if top is None or any(rows[i].created_at < top.created_at for i in new):
+                return False
+        new.sort(key=lambda i: (rows[i].created_at, i), reverse=True)
+        self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
+        self._ids[0:0] = new
+        self._pos = None
+        self.endInsertRows()
+        self.countChanged.emit(len(self._ids))
+        return True
+
     def drop_ids(self, image_ids: Sequence[int]) -> None:
         """Remove rows we know are gone (trashed) without waiting for the re-query."""
         gone = set(image_ids)

@@ -113,7 +113,7 @@ class MainWindow(ImageCommandsMixin, CollectionCommandsMixin, QMainWindow):
         the filter bar, gallery, sidebar, details and import signals."""
         self.collections.bind(vm)
         self.detail.bind(vm)
-        vm.imagesAdded.connect(lambda _ids: self._resync_timer.start())
+        vm.imagesAdded.connect(lambda ids: self.model.add_newest(ids) or self._resync_timer.start())
         vm.imagesChanged.connect(self._images_changed)
         vm.imagesRemoved.connect(self._images_removed)
         vm.libraryReset.connect(self._resync_timer.start)

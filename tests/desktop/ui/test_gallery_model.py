@@ -154,3 +154,18 @@ class _FakeDrag:
 
     def source(self):  # type: ignore[no-untyped-def]
         return self._source
+
+
+def test_new_images_go_on_top_without_a_requery_and_old_imports_still_requery(qtbot, window, sample_folder) -> None:
+    from tests.desktop.ui.conftest import import_and_wait
+    from tests.storage.conftest import make_record
+
+    import_and_wait(qtbot, window, [sample_folder])
+    model, lib = window.model, window.services.library.library
+    before = list(model.ids)
+    newest = max(r.created_at for r in lib.rows(before).values())
+    fresh, _ = lib.add_image(make_record(7001, created_at=newest + 10))
+    assert model.add_newest([fresh]) and model.ids == [fresh, *before] and not model.busy
+    old, _ = lib.add_image(make_record(7002, created_at=1.0))  # an imported file from long ago
+    assert not model.add_newest([old])  # belongs further down: the caller re-queries
+    assert not model.add_newest([fresh])  # already shown
