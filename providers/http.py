@@ -148,6 +148,11 @@ def parse_body(resp: httpx.Response) -> Any:
             return ""
 
 
+def bearer_headers(key: str | None) -> dict[str, str]:
+    """The usual `Authorization: Bearer <key>` header, or none without a key (keyless or local use)."""
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 class HttpSession:
     """One provider's clients. The API client carries the key headers; the download client carries none,
     because httpx keeps custom headers on a cross-origin redirect and result URLs point anywhere."""
@@ -187,6 +192,12 @@ class HttpSession:
             self._dl = httpx.AsyncClient(
                 timeout=httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0), follow_redirects=True)
         return self._dl
+
+    def require_key(self, what: str = "API key") -> None:
+        """Refuse before anything is sent when the provider needs a key and none is configured."""
+        if not self.config.api_key:
+            raise AuthError(f"no {what} is set for {self.provider}: add one in Settings ▸ Providers",
+                            provider=self.provider)
 
     def _secret(self) -> tuple[str | None, ...]:
         return (self.config.api_key,)

@@ -41,7 +41,7 @@ from providers.base import (
     TaskStatus,
 )
 from providers.catalogue import Capabilities, ProviderInfo
-from providers.http import HttpSession, redact, sniff_image_mime
+from providers.http import HttpSession, bearer_headers, redact, sniff_image_mime
 from providers.policy import parse_retry_after
 
 FAMILIES = {
@@ -91,13 +91,9 @@ class KieProvider:
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.config = config
         self.info = info
-        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-        self.http = HttpSession(config, headers, rate_per_s=5.0, sleep=sleep)
+        self.http = HttpSession(config, bearer_headers(config.api_key), rate_per_s=5.0, sleep=sleep)
 
     # ------------------------------------------------------------------------------------- errors
-    def _need_key(self) -> None:
-        if not self.config.api_key:
-            raise AuthError("no API key is set for KIE", provider=self.id)
 
     def error_for(self, code: int | None, msg: str, *, status: int | None = None, creating: bool = False,
                   retry_after: float | None = None, request_id: str | None = None) -> ProviderError:
@@ -223,7 +219,7 @@ class KieProvider:
         return {"model": caps.model, "input": inp}
 
     async def submit(self, request: ImageRequest) -> TaskHandle:
-        self._need_key()
+        self.http.require_key("API key")
         caps = self.info.model(request.model)
         if caps is None:
             raise InvalidRequest(f"unknown KIE model {request.model!r}", provider=self.id)
@@ -237,7 +233,7 @@ class KieProvider:
 
     # ------------------------------------------------------------------------------------- poll
     async def poll(self, handle: TaskHandle) -> TaskStatus:
-        self._need_key()
+        self.http.require_key("API key")
         family = str(handle.state.get("api") or "market")
         if family not in FAMILIES:
             raise InvalidRequest(f"unknown KIE API family {family!r} in the task", provider=self.id)
@@ -309,7 +305,7 @@ class KieProvider:
 
     async def balance(self) -> float | None:
         """Remaining credits (`GET /api/v1/chat/credit`), None when KIE's answer holds no number."""
-        self._need_key()
+        self.http.require_key("API key")
         data = await self._call("GET", "api/v1/chat/credit")
         return float(data) if isinstance(data, (int, float)) and not isinstance(data, bool) else None
 

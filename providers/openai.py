@@ -37,6 +37,7 @@ from providers.catalogue import Capabilities, ProviderInfo
 from providers.http import (
     ErrorMapper,
     HttpSession,
+    bearer_headers,
     decode_b64_image,
     error_message_from_body,
     request_id_from,
@@ -130,12 +131,11 @@ class OpenAIProvider:
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.config = config
         self.info = info
-        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-        self.http = HttpSession(config, headers, sleep=sleep)
+        self.http = HttpSession(config, bearer_headers(config.api_key), sleep=sleep)
 
     # -- protocol ---------------------------------------------------------------------------------------
     async def submit(self, request: ImageRequest) -> ImageResult:
-        self._require_key()
+        self.http.require_key("API key")
         if not request.prompt.strip():
             raise InvalidRequest("the prompt is empty", provider=self.id)
         caps = self.info.model(request.model)
@@ -167,7 +167,7 @@ class OpenAIProvider:
 
     async def check_key(self) -> str:
         """`GET /models`: free, needs a valid key, and tells whether the default model is visible to it."""
-        self._require_key()
+        self.http.require_key("API key")
         _, body = await self.http.request_json("GET", "/models", idempotent=True,
                                                error_mapper=self._error_mapper(None),
                                                deadline_s=min(30.0, self.config.timeout_s))
@@ -182,9 +182,6 @@ class OpenAIProvider:
         await self.http.aclose()
 
     # -- request ----------------------------------------------------------------------------------------
-    def _require_key(self) -> None:
-        if not self.config.api_key:
-            raise AuthError("no API key is set", provider=self.id)
 
     def _fields(self, request: ImageRequest, caps: Capabilities | None) -> dict[str, Any]:
         fields: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": request.count}

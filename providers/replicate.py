@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 
 from providers.base import (
-    AuthError,
     GeneratedImage,
     ImageRequest,
     ImageResult,
@@ -36,7 +35,7 @@ from providers.base import (
     TaskStatus,
 )
 from providers.catalogue import Capabilities, ProviderInfo
-from providers.http import HttpSession, error_message_from_body, redact, sniff_image_mime
+from providers.http import HttpSession, bearer_headers, error_message_from_body, redact, sniff_image_mime
 from providers.policy import parse_retry_after
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -92,14 +91,10 @@ class ReplicateProvider:
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.config = config
         self.info = info
-        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         # 600 creates/min and 3000 other calls/min (§3.5): 8/s stays well inside both.
-        self.http = HttpSession(config, headers, rate_per_s=8.0, sleep=sleep)
+        self.http = HttpSession(config, bearer_headers(config.api_key), rate_per_s=8.0, sleep=sleep)
 
     # ------------------------------------------------------------------------------------- helpers
-    def _need_key(self) -> None:
-        if not self.config.api_key:
-            raise AuthError("no API token is set for Replicate", provider=self.id)
 
     def _caps(self, model: str) -> Capabilities:
         caps = self.info.model(model)
@@ -200,7 +195,7 @@ class ReplicateProvider:
 
     # ------------------------------------------------------------------------------------- protocol
     async def submit(self, request: ImageRequest) -> TaskHandle:
-        self._need_key()
+        self.http.require_key("API token")
         caps = self._caps(request.model)
         body: dict[str, Any] = {"input": self.build_input(request, caps)}
         name, _, version = request.model.partition(":")
@@ -229,7 +224,7 @@ class ReplicateProvider:
         return TaskHandle(provider=self.id, task_id=pred_id, model=request.model, state=state)
 
     async def poll(self, handle: TaskHandle) -> TaskStatus:
-        self._need_key()
+        self.http.require_key("API token")
         path = handle.state.get("get") or f"predictions/{handle.task_id}"
         _resp, pred = await self.http.request_json(
             "GET", str(path), idempotent=True,
@@ -286,7 +281,7 @@ class ReplicateProvider:
 
     async def cancel(self, handle: TaskHandle) -> bool:
         """Ask Replicate to cancel; False when the prediction had already finished another way."""
-        self._need_key()
+        self.http.require_key("API token")
         path = handle.state.get("cancel") or f"predictions/{handle.task_id}/cancel"
         _resp, body = await self.http.request(
             "POST", str(path), idempotent=True,
@@ -295,7 +290,7 @@ class ReplicateProvider:
         return status not in ("succeeded", "failed")
 
     async def check_key(self) -> str:
-        self._need_key()
+        self.http.require_key("API token")
         _resp, body = await self.http.request_json("GET", "account", idempotent=True,
                                                    error_mapper=self._poll_errors)
         name = body.get("username") or body.get("name")

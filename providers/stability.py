@@ -35,6 +35,7 @@ from providers.base import (
 from providers.catalogue import Capabilities, ProviderInfo
 from providers.http import (
     HttpSession,
+    bearer_headers,
     decode_b64_image,
     error_message_from_body,
     request_id_from,
@@ -84,8 +85,7 @@ class StabilityProvider:
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.config = config
         self.info = info
-        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-        self.http = HttpSession(config, headers, sleep=sleep)
+        self.http = HttpSession(config, bearer_headers(config.api_key), sleep=sleep)
 
     def batch_natively(self, model: str) -> bool:
         """v2beta makes one image per call (a batch of n is n calls); v1 takes `samples`."""
@@ -96,7 +96,7 @@ class StabilityProvider:
 
     # -- protocol ---------------------------------------------------------------------------------------
     async def submit(self, request: ImageRequest) -> ImageResult:
-        self._require_key()
+        self.http.require_key("API key")
         if not request.prompt.strip():
             raise InvalidRequest("the prompt is empty", provider=self.id)
         caps = self.info.model(request.model)
@@ -119,7 +119,7 @@ class StabilityProvider:
 
     async def balance(self) -> float | None:
         """Remaining credits (1 credit = 0.01 USD); None if the answer holds no number."""
-        self._require_key()
+        self.http.require_key("API key")
         _, body = await self.http.request_json("GET", "/v1/user/balance", idempotent=True,
                                                error_mapper=self._map_error,
                                                deadline_s=min(30.0, self.config.timeout_s))
@@ -134,9 +134,6 @@ class StabilityProvider:
         await self.http.aclose()
 
     # -- shared -----------------------------------------------------------------------------------------
-    def _require_key(self) -> None:
-        if not self.config.api_key:
-            raise AuthError("no API key is set", provider=self.id)
 
     @staticmethod
     def _allows(caps: Capabilities | None, what: str) -> bool:
